@@ -19,6 +19,10 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["remote_created_at", "wix_id"]
+        permissions = [
+            ("label_contacts", "Can apply and remove labels on contacts"),
+            ("export_contacts", "Can export contacts as CSV"),
+        ]
         indexes = [
             models.Index(fields=["remote_created_at", "wix_id"], name="contact_created_idx"),
             models.Index(fields=["remote_updated_at"], name="contact_updated_idx"),
@@ -86,6 +90,7 @@ class SyncRun(models.Model):
     class Meta:
         ordering = ["-started_at", "-id"]
         get_latest_by = "started_at"
+        permissions = [("run_sync", "Can start a sync with Wix")]
         constraints = [
             models.UniqueConstraint(
                 fields=["status"],
@@ -99,9 +104,31 @@ class SyncRun(models.Model):
         return f"{self.get_kind_display()} sync #{self.pk} ({self.get_status_display()})"
 
     @property
+    def duration(self):
+        return (self.finished_at or self.heartbeat_at) - self.started_at
+
+    @property
     def progress_percent(self) -> int | None:
         if self.status == self.Status.SUCCEEDED:
             return 100
         if not self.contacts_total:
             return None
         return min(99, round(100 * self.contacts_seen / self.contacts_total))
+
+
+class WebhookEvent(models.Model):
+    """A Wix webhook event applied to the cache, so that a replay is recognised and ignored."""
+
+    event_id = models.CharField(max_length=100, unique=True)
+    event_type = models.CharField(max_length=100)
+    entity_id = models.CharField(max_length=100)
+    event_time = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["entity_id", "event_time"], name="webhookevent_entity_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.entity_id}"

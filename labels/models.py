@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -29,3 +30,65 @@ class Label(models.Model):
     @property
     def is_system(self) -> bool:
         return self.label_type == self.Type.SYSTEM
+
+
+class LabelJob(models.Model):
+    """A label change applied to many contacts through Wix's bulk job, run in the background.
+
+    The contacts are fixed when the job is made (a snapshot of the audience), so a preview's
+    number is the number changed. Progress, failures and follow-ups are rows, so a page can show
+    them live and a restarted worker can carry on.
+    """
+
+    class Kind(models.TextChoices):
+        APPLY = "apply", "Apply labels"
+        MERGE = "merge", "Merge labels"
+        RESTORE = "restore", "Restore a deleted label"
+        AUDIENCE = "audience", "Save audience as label"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Done"
+        PARTIAL = "partial", "Done with failures"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.APPLY)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    description = models.CharField(max_length=400)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    add_keys = models.JSONField(default=list, blank=True)
+    remove_keys = models.JSONField(default=list, blank=True)
+    contact_ids = models.JSONField(default=list, blank=True)  # Wix contact ids
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    chunks_finished = models.PositiveIntegerField(default=0)
+    wix_job_ids = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    # Labels to delete (Wix first, then here) once every contact has the target: merges.
+    delete_keys_after = models.JSONField(default=list, blank=True)
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.is_active:
+            return 100
+        if not self.total:
+            return 0
+        return min(99, round(100 * (self.done + self.failed) / self.total))

@@ -20,7 +20,7 @@ SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "insecure-development-key-only-used-with-debug-on"
+    SECRET_KEY = "insecure-development-key-only-used-with-debug-on"  # noqa: S105
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -108,6 +108,17 @@ WIX_MAX_REQUESTS_PER_MINUTE = env.int("WIX_MAX_REQUESTS_PER_MINUTE", default=200
 WIX_CONNECT_TIMEOUT = env.float("WIX_CONNECT_TIMEOUT", default=5.0)
 WIX_READ_TIMEOUT = env.float("WIX_READ_TIMEOUT", default=30.0)
 WIX_MAX_RETRIES = env.int("WIX_MAX_RETRIES", default=5)
+# Wix signs webhooks (RS256 JWT); the public key as PEM text, or the path of a PEM file.
+WIX_WEBHOOK_PUBLIC_KEY = env.str("WIX_WEBHOOK_PUBLIC_KEY", default="", multiline=True)
+WIX_WEBHOOK_PUBLIC_KEY_FILE = env.str("WIX_WEBHOOK_PUBLIC_KEY_FILE", default="")
+
+# --- Sync -------------------------------------------------------------------------------------
+# Incremental runs fetch contacts updated since the last run's start minus this margin.
+SYNC_WATERMARK_MARGIN_SECONDS = env.int("SYNC_WATERMARK_MARGIN_SECONDS", default=300)
+# A running sync whose heartbeat is older than this is taken as dead and resumed by the next run.
+SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=300)
+# The worker runs an incremental sync this often (0 turns periodic syncs off).
+SYNC_INTERVAL_SECONDS = env.int("SYNC_INTERVAL_SECONDS", default=300)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

@@ -9,4 +9,5 @@ admin.site.index_title = "Contact labels and audiences"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("", include("contacts.urls")),
 ]

@@ -1,0 +1,55 @@
+import shutil
+
+from django.core.management.base import BaseCommand, CommandError
+
+from contacts.models import SyncRun
+from contacts.sync import SyncAlreadyRunning, SyncFailed, sync_wix
+from labelsite.wix import WixConfigurationError
+
+
+def summary(run: SyncRun) -> str:
+    took = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0
+    return (
+        f"{run.get_kind_display()} sync #{run.pk} done in {took:.1f}s: "
+        f"labels +{run.labels_created} ~{run.labels_updated} -{run.labels_deleted}; "
+        f"contacts +{run.contacts_created} ~{run.contacts_updated} -{run.contacts_deleted} "
+        f"({run.contacts_seen} read in {run.pages} pages, {run.requests} requests)."
+    )
+
+
+class Command(BaseCommand):
+    help = "Bring the local cache of labels and contacts up to date with Wix."
+
+    def add_arguments(self, parser):
+        scope = parser.add_mutually_exclusive_group()
+        scope.add_argument(
+            "--full",
+            action="store_true",
+            help="read every contact and delete what Wix no longer has (default: incremental)",
+        )
+        scope.add_argument("--labels-only", action="store_true", help="sync labels only")
+
+    def handle(self, *, full: bool, labels_only: bool, **options):
+        kind = SyncRun.Kind.FULL if full else SyncRun.Kind.INCREMENTAL
+        if labels_only:
+            kind = SyncRun.Kind.LABELS
+        show_bar = self.stdout.isatty()
+        try:
+            run = sync_wix(kind=kind, on_progress=self.draw_bar if show_bar else None)
+        except (SyncAlreadyRunning, SyncFailed, WixConfigurationError) as error:
+            raise CommandError(str(error)) from None
+        finally:
+            if show_bar:
+                self.stdout.write("")
+        self.stdout.write(self.style.SUCCESS(summary(run)))
+
+    def draw_bar(self, run: SyncRun) -> None:
+        width = max(10, min(40, shutil.get_terminal_size().columns - 40))
+        total = run.contacts_total or run.contacts_seen or 1
+        done = min(run.contacts_seen, total)
+        filled = width * done // total
+        bar = "#" * filled + "." * (width - filled)
+        self.stdout.write(
+            f"\r[{bar}] {100 * done // total:3d}% {done:,}/{total:,} contacts", ending=""
+        )
+        self.stdout.flush()

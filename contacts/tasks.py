@@ -1,0 +1,54 @@
+"""Background work, run by `manage.py db_worker` through django-tasks-db."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.tasks import TaskResultStatus, task
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from contacts.models import SyncRun
+from contacts.sync import SyncAlreadyRunning, SyncFailed, sync_run_execute, sync_wix
+from labelsite.wix import WixClient
+
+
+@task
+def run_sync(run_id: int) -> str:
+    """Carry out a run that a person started with "Sync now"."""
+    run = SyncRun.objects.get(pk=run_id)
+    if run.status != SyncRun.Status.RUNNING:
+        return f"Sync #{run_id} was already {run.get_status_display().lower()}."
+    with WixClient.from_settings() as client:
+        try:
+            sync_run_execute(run, client=client)
+        except SyncFailed as error:
+            return f"Sync #{run_id} failed: {error}"
+    return f"Sync #{run_id} finished."
+
+
+@task
+def periodic_sync() -> str:
+    """An incremental sync, then the next one queued SYNC_INTERVAL_SECONDS later."""
+    try:
+        run = sync_wix(kind=SyncRun.Kind.INCREMENTAL)
+        outcome = f"Sync #{run.pk} finished."
+    except (SyncAlreadyRunning, SyncFailed) as error:
+        outcome = str(error)
+    finally:
+        periodic_sync_schedule(force=True)
+    return outcome
+
+
+def periodic_sync_schedule(*, force: bool = False) -> bool:
+    """Queue the next periodic sync unless one is queued already (or periodic syncs are off)."""
+    interval = settings.SYNC_INTERVAL_SECONDS
+    if interval <= 0:
+        return False
+    queued = DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY, task_path=periodic_sync.module_path
+    )
+    if not force and queued.exists():
+        return False
+    run_after = timezone.now() + timedelta(seconds=interval)
+    periodic_sync.using(run_after=run_after).enqueue()
+    return True

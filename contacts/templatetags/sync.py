@@ -1,0 +1,13 @@
+from django import template
+
+from contacts.models import SyncRun
+
+register = template.Library()
+
+
+@register.inclusion_tag("admin/contacts/syncrun/last_run.html", takes_context=True)
+def last_sync_run(context):
+    user = context["request"].user
+    if not user.has_perm("contacts.view_syncrun"):
+        return {"visible": False}
+    return {"visible": True, "run": SyncRun.objects.first()}

@@ -1,0 +1,192 @@
+"""Label changes on many contacts: Wix's bulk add/remove-labels job, run as a background task.
+
+`label_job_start` fixes the contacts and queues the work; the worker calls `label_job_execute`,
+which sends the contacts to Wix in chunks (one Wix bulk job per chunk, so progress is visible and
+a restarted worker carries on from the last finished chunk), follows each Wix job to the end, and
+only then changes the cache for that chunk. Failures are counted and kept for the person to see.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.utils import timezone
+
+from labels.models import Label, LabelJob
+from labelsite.wix import WixClient, WixError, WixNotFound
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1000  # contact ids per Wix bulk job; keeps each request body small
+POLL_SECONDS = 0.25
+POLL_MAX_SECONDS = 2.0
+WIX_JOB_DONE = {"COMPLETED"}
+
+
+def label_job_start(
+    *,
+    requested_by,
+    description: str,
+    contact_ids: Iterable[str],
+    add_keys: Sequence[str] = (),
+    remove_keys: Sequence[str] = (),
+    kind: str = LabelJob.Kind.APPLY,
+    delete_keys_after: Sequence[str] = (),
+) -> LabelJob:
+    """Queue a label change for exactly these contacts (Wix ids); returns the job to watch."""
+    from labels.tasks import run_label_job
+
+    ids = list(dict.fromkeys(contact_ids))
+    with transaction.atomic():
+        job = LabelJob.objects.create(
+            kind=kind,
+            description=description[:400],
+            requested_by=requested_by,
+            add_keys=list(add_keys),
+            remove_keys=list(remove_keys),
+            contact_ids=ids,
+            total=len(ids),
+            delete_keys_after=list(delete_keys_after),
+        )
+        transaction.on_commit(lambda: run_label_job.enqueue(job.pk))
+    return job
+
+
+def _contact_model():
+    # Contacts depend on labels, not the other way round: reach them through the relation.
+    return Label.contacts.through._meta.get_field("contact").related_model
+
+
+def _apply_to_cache(job: LabelJob, wix_ids: list[str]) -> None:
+    through = Label.contacts.through
+    contact_pks = list(
+        _contact_model().objects.filter(wix_id__in=wix_ids).values_list("pk", flat=True)
+    )
+    if job.remove_keys:
+        through.objects.filter(contact_id__in=contact_pks, label__key__in=job.remove_keys).delete()
+    if job.add_keys:
+        label_pks = list(Label.objects.filter(key__in=job.add_keys).values_list("pk", flat=True))
+        through.objects.bulk_create(
+            [through(contact_id=c, label_id=lb) for c in contact_pks for lb in label_pks],
+            ignore_conflicts=True,
+            batch_size=5000,
+        )
+
+
+def _follow_wix_job(
+    job: LabelJob, wix_job_id: str, *, client: WixClient, done_before: int, sleep: Callable
+) -> dict:
+    """Poll Wix until its job completes, copying its progress into ours as it goes."""
+    pause = POLL_SECONDS
+    while True:
+        wix_job = client.get_bulk_job(wix_job_id)
+        job.done = done_before + int(wix_job.get("successTotal") or 0)
+        LabelJob.objects.filter(pk=job.pk).update(done=job.done)
+        if wix_job.get("status") in WIX_JOB_DONE:
+            return wix_job
+        sleep(pause)
+        pause = min(POLL_MAX_SECONDS, pause * 1.5)
+
+
+def _log(job: LabelJob, labels: Iterable[Label], action: int, message: str) -> None:
+    if job.requested_by_id is None:
+        return
+    content_type = ContentType.objects.get_for_model(Label)
+    LogEntry.objects.bulk_create(
+        [
+            LogEntry(
+                user_id=job.requested_by_id,
+                content_type=content_type,
+                object_id=str(label.pk),
+                object_repr=str(label)[:200],
+                action_flag=action,
+                change_message=message,
+            )
+            for label in labels
+        ]
+    )
+
+
+def _finish(job: LabelJob) -> None:
+    job.finished_at = timezone.now()
+    if job.failed and job.done:
+        job.status = LabelJob.Status.PARTIAL
+    elif job.failed and not job.done and job.total:
+        job.status = LabelJob.Status.FAILED
+    else:
+        job.status = LabelJob.Status.SUCCEEDED
+    changed = ", ".join(
+        part
+        for part in (
+            f"added {', '.join(job.add_keys)}" if job.add_keys else "",
+            f"removed {', '.join(job.remove_keys)}" if job.remove_keys else "",
+        )
+        if part
+    )
+    job.outcome = f"{job.done} of {job.total} contacts changed ({changed or 'nothing to change'})."
+    if job.failed:
+        job.outcome += f" {job.failed} failed; see the errors below."
+    job.save()
+    touched = Label.objects.filter(key__in=[*job.add_keys, *job.remove_keys])
+    _log(job, touched, CHANGE, f"{job.description}: {job.outcome}")
+
+
+def label_job_execute(
+    job: LabelJob, *, client: WixClient, sleep: Callable[[float], object] = time.sleep
+) -> LabelJob:
+    """Carry a job to its end. Wix errors end it as failed, with the reason in plain words."""
+    if not job.is_active:
+        return job
+    job.status = LabelJob.Status.RUNNING
+    job.started_at = job.started_at or timezone.now()
+    job.save(update_fields=["status", "started_at"])
+    try:
+        for index in range(job.chunks_finished, -(-job.total // CHUNK_SIZE)):
+            chunk = job.contact_ids[index * CHUNK_SIZE : (index + 1) * CHUNK_SIZE]
+            done_before = job.done
+            wix_job_id = client.bulk_add_remove_labels(
+                filter={"id": {"$in": chunk}}, add=job.add_keys, remove=job.remove_keys
+            )
+            job.wix_job_ids.append(wix_job_id)
+            LabelJob.objects.filter(pk=job.pk).update(wix_job_ids=job.wix_job_ids)
+            wix_job = _follow_wix_job(
+                job, wix_job_id, client=client, done_before=done_before, sleep=sleep
+            )
+            failed = int(wix_job.get("failedTotal") or 0)
+            with transaction.atomic():
+                if failed:
+                    # Wix does not say which contacts failed; the next sync brings the truth.
+                    job.errors.extend(
+                        {"message": str(e.get("message") or e)} for e in wix_job.get("errors", [])
+                    )
+                    job.errors.append({"message": f"Wix could not change {failed} contacts."})
+                else:
+                    _apply_to_cache(job, chunk)
+                job.failed += failed
+                job.done = done_before + int(wix_job.get("successTotal") or 0)
+                job.chunks_finished = index + 1
+                job.save(update_fields=["failed", "done", "chunks_finished", "errors"])
+        for key in job.delete_keys_after:
+            _delete_label_after(job, key, client=client)
+    except WixError as error:
+        job.errors.append({"message": str(error)})
+        job.failed = job.total - job.done
+        _finish(job)
+        return job
+    _finish(job)
+    return job
+
+
+def _delete_label_after(job: LabelJob, key: str, *, client: WixClient) -> None:
+    with contextlib.suppress(WixNotFound):  # already gone in Wix: make the cache agree
+        client.delete_label(key)
+    label = Label.objects.filter(key=key).first()
+    if label is not None:
+        _log(job, [label], DELETION, f"Deleted after merge ({job.description}).")
+        label.delete()

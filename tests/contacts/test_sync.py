@@ -1,0 +1,294 @@
+import itertools
+from collections import defaultdict
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from contacts.models import Contact, ContactLabel, SyncRun
+from contacts.sync import (
+    SyncAlreadyRunning,
+    SyncFailed,
+    contact_pages,
+    sync_run_execute,
+    sync_run_start,
+    sync_wix,
+)
+from labels.models import Label
+from labelsite.wix import WixClient
+
+pytestmark = pytest.mark.django_db
+
+
+def cache_state() -> tuple[dict, dict, dict]:
+    labels = {label.key: (label.display_name, label.label_type) for label in Label.objects.all()}
+    contacts = dict(Contact.objects.values_list("wix_id", "revision"))
+    memberships: dict[str, set[str]] = defaultdict(set)
+    for wix_id, key in ContactLabel.objects.values_list("contact__wix_id", "label__key"):
+        memberships[wix_id].add(key)
+    return labels, contacts, dict(memberships)
+
+
+def wix_state(sandbox) -> tuple[dict, dict, dict]:
+    """Everything the sandbox holds, read back through the Wix API itself."""
+    labels = {
+        label["key"]: (label["displayName"], label["labelType"])
+        for label in sandbox.api(
+            "GET", "/contacts/v4/labels", params={"paging.limit": 2000}
+        ).json()["labels"]
+    }
+    contacts, memberships, offset = {}, {}, 0
+    while True:
+        page = sandbox.api(
+            "POST",
+            "/contacts/v4/contacts/query",
+            json={"query": {"paging": {"limit": 1000, "offset": offset}}},
+        ).json()["contacts"]
+        for contact in page:
+            contacts[contact["id"]] = contact["revision"]
+            keys = set(contact["info"].get("labelKeys", {}).get("items", []))
+            if keys:
+                memberships[contact["id"]] = keys
+        if len(page) < 1000:
+            return labels, contacts, memberships
+        offset += 1000
+
+
+def assert_cache_equals_wix(sandbox) -> None:
+    cached, remote = cache_state(), wix_state(sandbox)
+    assert cached[0] == remote[0], "labels differ"
+    assert cached[1] == remote[1], "contacts or revisions differ"
+    assert cached[2] == remote[2], "label memberships differ"
+    assert Contact.objects.count() == len(remote[1])  # no duplicates
+
+
+def test_full_sync_makes_the_cache_equal_to_wix(sandbox, sync_client):
+    sandbox.reset(contacts=2500, labels=30, seed=5)
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.contacts_created == 2500
+    assert run.labels_created == 32  # 30 user labels and the two system labels
+    assert run.pages == 3
+    assert_cache_equals_wix(sandbox)
+
+
+def test_running_twice_changes_nothing(sandbox, sync_client):
+    sandbox.reset(contacts=1200, labels=10, seed=2)
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    before = cache_state()
+    again = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    counts = [
+        again.contacts_created,
+        again.contacts_updated,
+        again.contacts_deleted,
+        again.labels_created,
+        again.labels_updated,
+        again.labels_deleted,
+    ]
+    assert counts == [0] * 6
+    assert cache_state() == before
+
+
+def test_full_sync_under_faults_ends_equal(sandbox, sync_client):
+    sandbox.reset(contacts=2500, labels=25, seed=9)
+    sandbox.set_faults("500=0.05,429=0.05,reset=0.01,latency=1-10ms", seed=11)
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    sandbox.set_faults("")
+    served = sandbox.stats()["byStatus"]
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert sync_client.retry_count > 0
+    assert served.get("500", 0) + served.get("429", 0) > 0
+    assert_cache_equals_wix(sandbox)
+
+
+def test_full_sync_removes_what_wix_deleted(sandbox, sync_client):
+    sandbox.reset(contacts=1500, labels=12, seed=4)
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    dump = sandbox.dump()
+    doomed_contacts = [c["id"] for c in dump["contacts"][::97]]
+    for contact_id in doomed_contacts:
+        assert sandbox.api("DELETE", f"/contacts/v4/contacts/{contact_id}").ok
+    doomed_label = next(lb["key"] for lb in dump["labels"] if lb["labelType"] == "USER_DEFINED")
+    assert sandbox.api("DELETE", f"/contacts/v4/labels/{doomed_label}").ok
+
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+
+    assert run.contacts_deleted == len(doomed_contacts)
+    assert run.labels_deleted == 1
+    assert not Contact.objects.filter(wix_id__in=doomed_contacts).exists()
+    assert not Label.objects.filter(key=doomed_label).exists()
+    assert_cache_equals_wix(sandbox)
+
+
+def test_incremental_sync_fetches_only_what_changed(sandbox, sync_client):
+    sandbox.reset(contacts=3000, labels=20, seed=6)
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    dump = sandbox.dump()
+    label_key = next(lb["key"] for lb in dump["labels"] if lb["labelType"] == "USER_DEFINED")
+    changed = [c["id"] for c in dump["contacts"][::100]]  # 1%
+    for contact_id in changed:
+        response = sandbox.api(
+            "POST", f"/contacts/v4/contacts/{contact_id}/labels", json={"labelKeys": [label_key]}
+        )
+        assert response.ok
+    sandbox.reset_stats()
+
+    run = sync_wix(kind=SyncRun.Kind.INCREMENTAL, client=sync_client)
+
+    assert run.contacts_seen >= len(changed)
+    assert run.contacts_seen < 3000 / 10
+    assert run.contacts_deleted == 0
+    contact_queries = sandbox.stats()["byRoute"].get("POST /contacts/v4/contacts/query", 0)
+    assert contact_queries == 1
+    assert_cache_equals_wix(sandbox)
+
+
+def test_incremental_without_earlier_run_reads_everything(sandbox, sync_client):
+    sandbox.reset(contacts=300, labels=5, seed=3)
+    run = sync_wix(kind=SyncRun.Kind.INCREMENTAL, client=sync_client)
+    assert run.contacts_created == 300
+    assert_cache_equals_wix(sandbox)
+
+
+def test_labels_only_sync_leaves_contacts_alone(sandbox, sync_client):
+    sandbox.reset(contacts=100, labels=7, seed=3)
+    run = sync_wix(kind=SyncRun.Kind.LABELS, client=sync_client)
+    assert run.labels_created == 9
+    assert Contact.objects.count() == 0
+
+
+def test_a_second_run_is_refused_while_one_runs(sandbox, sync_client):
+    running = sync_run_start(kind=SyncRun.Kind.FULL)
+    with pytest.raises(SyncAlreadyRunning, match="Another sync is already running"):
+        sync_wix(kind=SyncRun.Kind.INCREMENTAL, client=sync_client)
+    running.refresh_from_db()
+    assert running.status == SyncRun.Status.RUNNING
+
+
+def test_a_run_whose_process_died_is_resumed(sandbox, sync_client):
+    sandbox.reset(contacts=2200, labels=8, seed=8)
+    pages_seen = []
+
+    class Killed(Exception):
+        pass
+
+    def die_after_two_pages(run):
+        pages_seen.append(run.pages)
+        if run.pages == 2:
+            raise Killed
+
+    run = sync_run_start(kind=SyncRun.Kind.FULL)
+    with pytest.raises(Killed):
+        sync_run_execute(run, client=sync_client, on_progress=die_after_two_pages)
+    # As if the process were gone: the run still says running, its worker no longer exists.
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=SyncRun.Status.RUNNING, checkpoint={**run.checkpoint, "worker": "gone:999999999"}
+    )
+    assert Contact.objects.count() == 2000
+
+    resumed = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.INTERRUPTED
+    assert resumed.resumed_from == run
+    assert resumed.pages == 1  # only the page after the checkpoint
+    assert resumed.contacts_seen == 2200
+    assert_cache_equals_wix(sandbox)
+
+
+def test_contacts_created_and_deleted_during_a_run_lose_nothing(sandbox, sync_client):
+    sandbox.reset(contacts=2500, labels=6, seed=12)
+    later = [c["id"] for c in sandbox.dump()["contacts"][-300:]]
+
+    def meddle(run):
+        if run.pages == 1:
+            for n in range(5):
+                sandbox.api(
+                    "POST", "/contacts/v4/contacts", json={"info": {"name": {"first": f"New{n}"}}}
+                )
+            for contact_id in later[:10]:
+                sandbox.api("DELETE", f"/contacts/v4/contacts/{contact_id}")
+
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client, on_progress=meddle)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert Contact.objects.filter(first_name__startswith="New").count() == 5
+    assert not Contact.objects.filter(wix_id__in=later[:10]).exists()
+    assert_cache_equals_wix(sandbox)
+
+
+def test_label_changes_during_a_run_arrive_with_the_next_incremental(sandbox, sync_client):
+    sandbox.reset(contacts=2100, labels=6, seed=13)
+    first = sandbox.dump()["contacts"][0]["id"]
+
+    def meddle(run):
+        if run.pages == 2:
+            created = sandbox.api("POST", "/contacts/v4/labels", json={"displayName": "Mid-run"})
+            key = created.json()["label"]["key"]
+            sandbox.api("POST", f"/contacts/v4/contacts/{first}/labels", json={"labelKeys": [key]})
+
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client, on_progress=meddle)
+    assert not ContactLabel.objects.filter(label__display_name="Mid-run").exists()
+
+    sync_wix(kind=SyncRun.Kind.INCREMENTAL, client=sync_client)
+
+    assert ContactLabel.objects.filter(
+        label__display_name="Mid-run", contact__wix_id=first
+    ).exists()
+    assert_cache_equals_wix(sandbox)
+
+
+def test_an_unknown_label_on_a_contact_refreshes_labels(sandbox, sync_client):
+    sandbox.reset(contacts=1500, labels=4, seed=14)
+    last = sandbox.dump()["contacts"][-1]["id"]
+
+    def meddle(run):
+        if run.pages == 1:
+            created = sandbox.api("POST", "/contacts/v4/labels", json={"displayName": "Brand new"})
+            key = created.json()["label"]["key"]
+            sandbox.api("POST", f"/contacts/v4/contacts/{last}/labels", json={"labelKeys": [key]})
+
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client, on_progress=meddle)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert ContactLabel.objects.filter(
+        label__display_name="Brand new", contact__wix_id=last
+    ).exists()
+
+
+def test_statements_per_page_are_a_small_constant(sandbox, sync_client):
+    sandbox.reset(contacts=2500, labels=40, seed=15)
+    run = sync_run_start(kind=SyncRun.Kind.FULL)
+    with CaptureQueriesContext(connection) as queries:
+        marks: list[int] = []
+        sync_run_execute(run, client=sync_client, on_progress=lambda _: marks.append(len(queries)))
+    per_page = [after - before for before, after in itertools.pairwise(marks)]
+    assert len(per_page) == 2  # pages 2 and 3 of 1000, 1000 and 500 contacts
+    assert all(statements <= 10 for statements in per_page), per_page
+
+
+def test_wix_refusing_fails_the_run_with_a_plain_reason(sandbox):
+    with (
+        WixClient(
+            base_url=sandbox.url,
+            api_key="wrong",
+            site_id=sandbox.site_id,
+            max_requests_per_minute=0,
+        ) as client,
+        pytest.raises(SyncFailed) as failure,
+    ):
+        sync_wix(kind=SyncRun.Kind.FULL, client=client)
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.FAILED
+    assert run.error == str(failure.value)
+    assert "wrong" not in run.error
+    assert run.error
+
+
+def test_contact_pages_with_small_pages_lose_and_repeat_nothing(sandbox, sync_client):
+    sandbox.reset(contacts=0, labels=0)
+    for n in range(25):
+        sandbox.api("POST", "/contacts/v4/contacts", json={"info": {"name": {"first": f"P{n}"}}})
+    pages = list(contact_pages(sync_client, page_size=4))
+    ids = [c["id"] for page in pages for c in page.contacts]
+    assert len(ids) == len(set(ids)) == 25

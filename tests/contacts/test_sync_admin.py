@@ -1,0 +1,103 @@
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.management import call_command
+from django.urls import reverse
+
+from contacts.models import Contact, SyncRun
+from contacts.sync import sync_run_start
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(db):
+    user = User.objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_syncrun"))
+    return user
+
+
+def test_sync_now_queues_a_run_that_the_worker_completes(admin_client, wix_settings, sandbox):
+    sandbox.reset(contacts=150, labels=5, seed=21)
+    response = admin_client.post(
+        reverse("admin:contacts_syncrun_sync_now"), {"kind": "full"}, follow=True
+    )
+    run = SyncRun.objects.get()
+    assert response.redirect_chain[-1][0] == reverse("admin:contacts_syncrun_change", args=[run.pk])
+    assert f"Full sync #{run.pk} started." in response.content.decode()
+    assert run.status == SyncRun.Status.RUNNING
+    assert "Waiting for the background worker" in response.content.decode()
+
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert Contact.objects.count() == 150
+
+
+def test_sync_now_while_one_runs_says_so(admin_client, wix_settings):
+    running = sync_run_start(kind=SyncRun.Kind.FULL)
+    response = admin_client.post(
+        reverse("admin:contacts_syncrun_sync_now"), {"kind": "incremental"}, follow=True
+    )
+    assert "Another sync is already running" in response.content.decode()
+    assert list(SyncRun.objects.all()) == [running]
+
+
+def test_sync_now_needs_its_permission(client, staff):
+    client.force_login(staff)
+    response = client.post(reverse("admin:contacts_syncrun_sync_now"), {"kind": "full"})
+    assert response.status_code == 403
+    assert not SyncRun.objects.exists()
+
+
+def test_sync_now_refuses_get(admin_client):
+    assert admin_client.get(reverse("admin:contacts_syncrun_sync_now")).status_code == 405
+
+
+def test_sync_now_anonymous_goes_to_login(client):
+    response = client.post(reverse("admin:contacts_syncrun_sync_now"), {"kind": "full"})
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+    assert not SyncRun.objects.exists()
+
+
+def test_progress_partial_polls_while_running_and_stops_after(client, staff):
+    client.force_login(staff)
+    run = sync_run_start(kind=SyncRun.Kind.FULL)
+    SyncRun.objects.filter(pk=run.pk).update(contacts_seen=250, contacts_total=1000, pages=1)
+    url = reverse("admin:contacts_syncrun_progress", args=[run.pk])
+
+    running = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert running.strip().startswith('<div id="sync-progress"')
+    assert 'hx-trigger="every 1s"' in running
+    assert 'value="25"' in running
+    assert "250 of 1000 contacts read" in running
+
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.SUCCEEDED)
+    done = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "hx-trigger" not in done
+    assert 'value="100"' in done
+
+
+def test_progress_partial_checks_permission(client, db):
+    user = User.objects.create_user("nobody", password="pw", is_staff=True)
+    client.force_login(user)
+    run = sync_run_start(kind=SyncRun.Kind.FULL)
+    response = client.get(reverse("admin:contacts_syncrun_progress", args=[run.pk]))
+    assert response.status_code == 403
+
+
+def test_admin_index_shows_the_last_run(admin_client):
+    run = sync_run_start(kind=SyncRun.Kind.FULL)
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=SyncRun.Status.SUCCEEDED, contacts_seen=42, contacts_created=40
+    )
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert 'id="last-sync"' in page
+    assert "42 contacts read" in page
+    assert "contacts +40" in page
+
+
+def test_the_cache_is_read_only_in_the_admin(admin_client):
+    assert admin_client.get(reverse("admin:contacts_contact_add")).status_code == 403
+    assert admin_client.get(reverse("admin:contacts_syncrun_add")).status_code == 403

@@ -1,0 +1,208 @@
+"""Webhooks signed as Wix signs them (RS256 JWT), posted to the real endpoint."""
+
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from contacts.models import Contact, ContactLabel, WebhookEvent
+from labels.models import Label
+
+pytestmark = pytest.mark.django_db
+URL = "/wix/webhooks/"
+
+
+def _key_pair():
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public_pem
+
+
+WIX_KEY, WIX_PUBLIC_PEM = _key_pair()
+FORGER_KEY, _ = _key_pair()
+
+
+@pytest.fixture(autouse=True)
+def webhook_key(settings):
+    settings.WIX_WEBHOOK_PUBLIC_KEY = WIX_PUBLIC_PEM
+
+
+def signed(event_type, entity_id, *, slug, entity=None, event_id=None, when=None, key=WIX_KEY):
+    body = {"deleted": {}, "created": {}, "updated": {}}[slug]
+    if entity is not None and slug == "created":
+        body = {"entityAsJson": json.dumps(entity)}
+    elif entity is not None:
+        body = {"currentEntityAsJson": json.dumps(entity)}
+    envelope = {
+        "id": event_id or str(uuid.uuid4()),
+        "entityFqdn": "wix.contacts.v4." + event_type.split(".")[-1].split("_")[0],
+        "slug": slug,
+        "entityId": entity_id,
+        "eventTime": when or "2026-01-01T00:00:00.000Z",
+        f"{slug}Event": body,
+    }
+    outer = {
+        "eventType": event_type,
+        "instanceId": "site",
+        "data": json.dumps(envelope),
+        "identity": json.dumps({"identityType": "APP"}),
+    }
+    now = int(time.time())
+    return jwt.encode({"data": json.dumps(outer), "iat": now, "exp": now + 300}, key, "RS256")
+
+
+def post(client, token):
+    return client.post(URL, data=token, content_type="text/plain")
+
+
+def label_json(key, name, updated="2026-01-01T00:00:00.000Z"):
+    return {
+        "key": key,
+        "displayName": name,
+        "namespace": "custom",
+        "labelType": "USER_DEFINED",
+        "createdDate": "2025-01-01T00:00:00.000Z",
+        "updatedDate": updated,
+    }
+
+
+def contact_json(contact_id, revision, keys=(), first="Ada"):
+    return {
+        "id": contact_id,
+        "revision": revision,
+        "createdDate": "2024-05-01T10:00:00.000Z",
+        "updatedDate": f"2026-01-01T00:00:{revision:02d}.000Z",
+        "primaryInfo": {"email": "ada@example.com"},
+        "info": {"name": {"first": first, "last": "Lovelace"}, "labelKeys": {"items": list(keys)}},
+    }
+
+
+def test_label_created_updated_deleted(client):
+    key = "custom.vip"
+    created = post(
+        client,
+        signed("wix.contacts.v4.label_created", key, slug="created", entity=label_json(key, "VIP")),
+    )
+    assert created.status_code == 200
+    assert created.json() == {"outcome": "label created"}
+    assert Label.objects.get(key=key).display_name == "VIP"
+
+    renamed = label_json(key, "Very Important", updated="2026-01-02T00:00:00.000Z")
+    post(client, signed("wix.contacts.v4.label_updated", key, slug="updated", entity=renamed))
+    assert Label.objects.get(key=key).display_name == "Very Important"
+
+    post(client, signed("wix.contacts.v4.label_deleted", key, slug="deleted"))
+    assert not Label.objects.filter(key=key).exists()
+
+
+def test_contact_created_with_labels_then_deleted(client):
+    Label.objects.create(key="custom.a", display_name="A", namespace="custom")
+    token = signed(
+        "wix.contacts.v4.contact_created",
+        "c1",
+        slug="created",
+        entity=contact_json("c1", 1, keys=["custom.a"]),
+    )
+    assert post(client, token).json() == {"outcome": "contact created"}
+    assert list(ContactLabel.objects.values_list("label__key", flat=True)) == ["custom.a"]
+
+    post(client, signed("wix.contacts.v4.contact_deleted", "c1", slug="deleted"))
+    assert not Contact.objects.exists()
+
+
+def test_forged_or_missing_signature_is_refused_and_changes_nothing(client):
+    forged = signed(
+        "wix.contacts.v4.label_created",
+        "custom.x",
+        slug="created",
+        entity=label_json("custom.x", "X"),
+        key=FORGER_KEY,
+    )
+    for body in (forged, "", "not-a-jwt"):
+        response = post(client, body)
+        assert response.status_code == 401
+        assert "signature" in response.content.decode()
+    assert not Label.objects.exists()
+    assert not WebhookEvent.objects.exists()
+
+
+def test_unsigned_json_is_refused(client):
+    response = client.post(URL, data={"eventType": "x"}, content_type="application/json")
+    assert response.status_code == 401
+
+
+def test_get_is_not_allowed(client):
+    assert client.get(URL).status_code == 405
+
+
+def test_a_replayed_event_is_ignored(client):
+    token = signed(
+        "wix.contacts.v4.label_created",
+        "custom.r",
+        slug="created",
+        entity=label_json("custom.r", "R"),
+        event_id="evt-1",
+    )
+    assert post(client, token).json()["outcome"] == "label created"
+    Label.objects.filter(key="custom.r").update(display_name="Changed here")
+    assert post(client, token).json()["outcome"] == "ignored: already applied"
+    assert Label.objects.get(key="custom.r").display_name == "Changed here"
+    assert WebhookEvent.objects.count() == 1
+
+
+def test_out_of_order_updates_never_go_back(client):
+    newer = contact_json("c2", 5, first="Newer")
+    older = contact_json("c2", 3, first="Older")
+    post(client, signed("wix.contacts.v4.contact_updated", "c2", slug="updated", entity=newer))
+    response = post(
+        client, signed("wix.contacts.v4.contact_updated", "c2", slug="updated", entity=older)
+    )
+    assert response.json()["outcome"] == "ignored: not newer than the cache"
+    assert Contact.objects.get(wix_id="c2").first_name == "Newer"
+
+
+def test_a_late_create_after_a_delete_does_not_resurrect(client):
+    post(
+        client,
+        signed(
+            "wix.contacts.v4.contact_deleted", "c3", slug="deleted", when="2026-02-01T00:00:00Z"
+        ),
+    )
+    late = signed(
+        "wix.contacts.v4.contact_created",
+        "c3",
+        slug="created",
+        entity=contact_json("c3", 1),
+        when="2026-01-31T00:00:00Z",
+    )
+    assert post(client, late).json()["outcome"] == "ignored: contact deleted later"
+    assert not Contact.objects.exists()
+
+
+def test_a_signed_but_unreadable_event_is_a_bad_request(client):
+    now = int(time.time())
+    token = jwt.encode({"data": "{}", "iat": now, "exp": now + 60}, WIX_KEY, "RS256")
+    response = post(client, token)
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
+def test_without_a_configured_key_everything_is_refused(client, settings):
+    settings.WIX_WEBHOOK_PUBLIC_KEY = ""
+    settings.WIX_WEBHOOK_PUBLIC_KEY_FILE = ""
+    token = signed(
+        "wix.contacts.v4.label_created",
+        "custom.y",
+        slug="created",
+        entity=label_json("custom.y", "Y"),
+    )
+    assert post(client, token).status_code == 401
+    assert not Label.objects.exists()
