@@ -132,3 +132,22 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.entity_id}"
+
+
+class Audience(models.Model):
+    """A saved segment: its rules (see `contacts.segments.SegmentRules`), not its contacts."""
+
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    rules = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name

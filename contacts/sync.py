@@ -16,7 +16,7 @@ import queue
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -160,7 +160,6 @@ class PageResult:
     created: int = 0
     updated: int = 0
     deleted: int = 0
-    unknown_label_keys: set[str] = field(default_factory=set)
 
 
 def _contact_values(data: dict) -> dict:
@@ -175,6 +174,14 @@ def _contact_values(data: dict) -> dict:
         "phone": primary.get("phone") or "",
         "remote_created_at": parse_wix_datetime(data["createdDate"]),
         "remote_updated_at": parse_wix_datetime(data.get("updatedDate") or data["createdDate"]),
+    }
+
+
+def _label_keys(contacts: list[dict]) -> set[str]:
+    return {
+        key
+        for data in contacts
+        for key in (data.get("info") or {}).get("labelKeys", {}).get("items") or ()
     }
 
 
@@ -196,8 +203,8 @@ def contacts_upsert_page(contacts: list[dict], *, label_ids: dict[str, int]) -> 
     to_update: list[Contact] = []
     for wix_id, data in incoming.items():
         values = _contact_values(data)
-        keys = set((data.get("info") or {}).get("labelKeys", {}).get("items") or ())
-        result.unknown_label_keys |= keys - label_ids.keys()
+        keys = _label_keys([data])
+        # A key still unknown belongs to a label deleted since: the contact no longer has it.
         wanted_keys[wix_id] = keys & label_ids.keys()
         known = existing.get(wix_id)
         if known is None:
@@ -404,18 +411,17 @@ def _sync_contacts(
     lo = run.checkpoint.get("lo")
     lo_ids = frozenset(run.checkpoint.get("lo_ids", ()))
     seen_before = run.contacts_seen
-    for page in prefetched(contact_pages(client, base_filter=base_filter, lo=lo, lo_ids=lo_ids)):
+    pages = contact_pages(
+        client, base_filter=base_filter, lo=lo, lo_ids=lo_ids, page_size=settings.SYNC_PAGE_SIZE
+    )
+    for page in prefetched(pages):
+        if _label_keys(page.contacts) - label_ids.keys():
+            # A label was created in Wix after we pulled labels: pull them again first.
+            pulled = labels_pull(client=client)
+            _record_labels(run, pulled)
+            label_ids = pulled.ids_by_key
         with transaction.atomic():
             written = contacts_upsert_page(page.contacts, label_ids=label_ids)
-            if written.unknown_label_keys:
-                # A label was created in Wix after we pulled labels: pull again, then redo.
-                pulled = labels_pull(client=client)
-                _record_labels(run, pulled)
-                label_ids.clear()
-                label_ids.update(pulled.ids_by_key)
-                more = contacts_upsert_page(page.contacts, label_ids=label_ids)
-                written.created += more.created
-                written.updated += more.updated
             if full:
                 run.contacts_deleted += contacts_delete_missing(page)
             run.contacts_created += written.created

@@ -92,3 +92,42 @@ class LabelJob(models.Model):
         if not self.total:
             return 0
         return min(99, round(100 * (self.done + self.failed) / self.total))
+
+
+class LabelDeletion(models.Model):
+    """A label deleted here, alone or merged away, kept so that it can be restored for a while.
+
+    Wix never reuses a key, so a restore makes a new label with the same name and applies it
+    again to exactly the contacts listed here.
+    """
+
+    display_name = models.CharField(max_length=180)
+    key = models.CharField(max_length=80)
+    label_type = models.CharField(max_length=16, choices=Label.Type.choices)
+    contact_ids = models.JSONField(default=list, blank=True)  # Wix ids of the contacts that had it
+    contact_count = models.PositiveIntegerField(default=0)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    deleted_at = models.DateTimeField(auto_now_add=True)
+    # Set when the label was merged away: the merge's job, and the label it was merged into.
+    merge_job = models.ForeignKey(
+        LabelJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_into = models.CharField(max_length=180, blank=True)
+    restored_at = models.DateTimeField(null=True, blank=True)
+    restored_key = models.CharField(max_length=80, blank=True)
+    restore_job = models.ForeignKey(
+        LabelJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-deleted_at", "-id"]
+        indexes = [models.Index(fields=["restored_at", "deleted_at"], name="labeldeletion_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.key}), deleted"

@@ -113,6 +113,8 @@ WIX_WEBHOOK_PUBLIC_KEY = env.str("WIX_WEBHOOK_PUBLIC_KEY", default="", multiline
 WIX_WEBHOOK_PUBLIC_KEY_FILE = env.str("WIX_WEBHOOK_PUBLIC_KEY_FILE", default="")
 
 # --- Sync -------------------------------------------------------------------------------------
+# Contacts per page read from Wix (Wix's maximum is 1000).
+SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=1000)
 # Incremental runs fetch contacts updated since the last run's start minus this margin.
 SYNC_WATERMARK_MARGIN_SECONDS = env.int("SYNC_WATERMARK_MARGIN_SECONDS", default=300)
 # A running sync whose heartbeat is older than this is taken as dead and resumed by the next run.

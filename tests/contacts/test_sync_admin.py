@@ -1,10 +1,10 @@
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.core.management import call_command
 from django.urls import reverse
 
 from contacts.models import Contact, SyncRun
 from contacts.sync import sync_run_start
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,8 @@ def staff(db):
     return user
 
 
-def test_sync_now_queues_a_run_that_the_worker_completes(admin_client, wix_settings, sandbox):
+@pytest.mark.django_db(transaction=True)
+def test_sync_now_queues_a_run_that_the_worker_completes(admin_client, sandbox, task_worker):
     sandbox.reset(contacts=150, labels=5, seed=21)
     response = admin_client.post(
         reverse("admin:contacts_syncrun_sync_now"), {"kind": "full"}, follow=True
@@ -27,10 +28,10 @@ def test_sync_now_queues_a_run_that_the_worker_completes(admin_client, wix_setti
     assert run.status == SyncRun.Status.RUNNING
     assert "Waiting for the background worker" in response.content.decode()
 
-    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
-
-    run.refresh_from_db()
-    assert run.status == SyncRun.Status.SUCCEEDED
+    wait_until(
+        lambda: SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.SUCCEEDED).exists(),
+        what="the worker to finish the sync",
+    )
     assert Contact.objects.count() == 150
 
 

@@ -1,0 +1,521 @@
+"""The one module that talks to Wix (CRM Labels and Contacts v4).
+
+`WixClient` holds one `requests.Session` and gives every call connect/read timeouts, even
+pacing, retries with backoff and typed exceptions. See docs/wix-contract.md for the choices
+made where Wix's documentation is silent.
+"""
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict
+from typing import Any, Self
+from urllib.parse import quote
+
+import requests
+
+from labelsite.wix.config import WixConfig
+from labelsite.wix.errors import (
+    WixAuthError,
+    WixConflict,
+    WixError,
+    WixNotFound,
+    WixPermissionDenied,
+    WixQuotaExceeded,
+    WixRateLimited,
+    WixUnavailable,
+    WixValidationError,
+)
+from labelsite.wix.pacing import Pacer, backoff_delay, parse_retry_after
+
+logger = logging.getLogger("labelsite.wix")
+
+USER_AGENT = "labelsite/0.1"
+LABELS = "/contacts/v4/labels"
+CONTACTS = "/contacts/v4/contacts"
+BULK = "/contacts/v4/bulk"
+MAX_QUERY_PAGE = 1000
+
+# ConnectionError covers refused/reset connections and ConnectTimeout, Timeout adds ReadTimeout,
+# ChunkedEncodingError is a connection reset in the middle of a body.
+_NETWORK_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+_ERRORS_BY_STATUS: dict[int, type[WixError]] = {
+    400: WixValidationError,
+    401: WixAuthError,
+    403: WixPermissionDenied,
+    404: WixNotFound,
+    409: WixConflict,
+    428: WixQuotaExceeded,
+    429: WixRateLimited,
+}
+
+
+class WixClient:
+    """A client for one Wix site. Thread-safe as far as pacing and counters go."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        site_id: str | None = None,
+        account_id: str | None = None,
+        max_requests_per_minute: int = 200,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], object] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = WixConfig(
+            base_url=base_url,
+            api_key=api_key,
+            site_id=site_id or None,
+            account_id=account_id or None,
+            max_requests_per_minute=max_requests_per_minute,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_retries=max_retries,
+        )
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.timeout = (connect_timeout, read_timeout)
+        self.pacer = Pacer(max_requests_per_minute, clock=clock, sleep=sleep)
+        self.request_count = 0
+        self.retry_count = 0
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self._counter_lock = threading.Lock()
+        self._owns_session = session is None
+        self.session = session or requests.Session()
+        self.session.headers.update(
+            {
+                "Authorization": api_key,
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            }
+        )
+        if site_id:
+            self.session.headers["wix-site-id"] = site_id
+        else:
+            self.session.headers["wix-account-id"] = account_id or ""
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> Self:
+        """Build a client from the WIX_* settings; raises WixConfigurationError at once."""
+        return cls(**{**asdict(WixConfig.from_settings()), **overrides})
+
+    def __repr__(self) -> str:
+        who = (
+            f"site_id={self.config.site_id!r}"
+            if self.config.site_id
+            else f"account_id={self.config.account_id!r}"
+        )
+        return f"WixClient(base_url={self.base_url!r}, {who})"
+
+    __str__ = __repr__
+
+    def close(self) -> None:
+        if self._owns_session:
+            self.session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- Labels -------------------------------------------------------------------------------
+
+    def find_or_create_label(self, display_name: str) -> tuple[dict, bool]:
+        """Return (label, created): the label named exactly `display_name`, made if missing."""
+        data = self._request("POST", LABELS, json={"displayName": display_name})
+        return data["label"], bool(data.get("newLabel", False))
+
+    def get_label(self, key: str) -> dict:
+        return self._request("GET", f"{LABELS}/{_segment(key)}")["label"]
+
+    def rename_label(self, key: str, display_name: str) -> dict:
+        body = {"label": {"displayName": display_name}}
+        return self._request("PATCH", f"{LABELS}/{_segment(key)}", json=body)["label"]
+
+    def delete_label(self, key: str) -> None:
+        self._request("DELETE", f"{LABELS}/{_segment(key)}", gone_is_done=True)
+
+    def list_labels(
+        self,
+        *,
+        label_type: str | None = None,
+        namespace: str | None = None,
+        starts_with: str | None = None,
+        sort_field: str | None = None,
+        sort_order: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> dict:
+        """List Labels as Wix answers it: `{"labels": [...], "metadata": {...}}`."""
+        params = {
+            "labelType": label_type,
+            "namespace": namespace,
+            "startsWith": starts_with,
+            "sort.fieldName": sort_field,
+            "sort.order": sort_order,
+            "paging.limit": limit,
+            "paging.offset": offset,
+        }
+        return self._request(
+            "GET", LABELS, params={k: v for k, v in params.items() if v is not None}
+        )
+
+    def query_labels(
+        self,
+        *,
+        filter: dict | None = None,
+        sort: list[dict] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> dict:
+        """Query Labels; the paging block is always under `pagingMetadata`."""
+        query = _query(filter=filter, sort=sort, limit=limit, offset=offset)
+        data = self._request("POST", f"{LABELS}/query", json={"query": query})
+        # Wix's REST example says `metadata`, its SDK type `pagingMetadata`: accept either.
+        if "pagingMetadata" not in data and "metadata" in data:
+            data["pagingMetadata"] = data.pop("metadata")
+        data.setdefault("labels", [])
+        return data
+
+    def iter_labels(self, page_size: int = MAX_QUERY_PAGE) -> Iterator[dict]:
+        """Every label on the site, walking Query Labels page by page (each key once)."""
+        _check_page_size(page_size)
+        seen: set[str] = set()
+        offset = 0
+        while True:
+            labels = self.query_labels(limit=page_size, offset=offset)["labels"]
+            for label in labels:
+                if label["key"] not in seen:
+                    seen.add(label["key"])
+                    yield label
+            if len(labels) < page_size:
+                return
+            offset += len(labels)
+
+    # --- Contacts -----------------------------------------------------------------------------
+
+    def create_contact(self, info: dict) -> dict:
+        # Not idempotent (a repeat makes a second contact), so only retried when Wix surely
+        # did not act: a 429 or a connect timeout.
+        return self._request("POST", CONTACTS, json={"info": info}, idempotent=False)["contact"]
+
+    def get_contact(self, contact_id: str) -> dict:
+        return self._request("GET", f"{CONTACTS}/{_segment(contact_id)}")["contact"]
+
+    def update_contact(self, contact_id: str, *, revision: int, info: dict) -> dict:
+        body = {"revision": revision, "info": info}
+        return self._request("PATCH", f"{CONTACTS}/{_segment(contact_id)}", json=body)["contact"]
+
+    def delete_contact(self, contact_id: str) -> None:
+        self._request("DELETE", f"{CONTACTS}/{_segment(contact_id)}", gone_is_done=True)
+
+    def query_contacts(
+        self,
+        *,
+        filter: dict | None = None,
+        sort: list[dict] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        fieldsets: Iterable[str] | None = None,
+    ) -> dict:
+        """Query Contacts as Wix answers it: `{"contacts": [...], "pagingMetadata": {...}}`."""
+        query = _query(filter=filter, sort=sort, limit=limit, offset=offset)
+        if fieldsets is not None:
+            query["fieldsets"] = [fieldsets] if isinstance(fieldsets, str) else list(fieldsets)
+        data = self._request("POST", f"{CONTACTS}/query", json={"query": query})
+        data.setdefault("contacts", [])
+        return data
+
+    def label_contact(self, contact_id: str, label_keys: Iterable[str]) -> dict:
+        body = {"labelKeys": list(label_keys)}
+        path = f"{CONTACTS}/{_segment(contact_id)}/labels"
+        return self._request("POST", path, json=body)["contact"]
+
+    def unlabel_contact(self, contact_id: str, label_keys: Iterable[str]) -> dict:
+        path = f"{CONTACTS}/{_segment(contact_id)}/labels"
+        params = {"labelKeys": list(label_keys)}  # sent as ?labelKeys=a&labelKeys=b
+        return self._request("DELETE", path, params=params)["contact"]
+
+    def bulk_add_remove_labels(
+        self,
+        *,
+        filter: dict | None = None,
+        search: str | None = None,
+        add: Iterable[str] = (),
+        remove: Iterable[str] = (),
+    ) -> str:
+        """Start a background job adding/removing labels on matching contacts; return its id."""
+        if filter is None and search is None:
+            raise ValueError("Give a filter or a search: Wix needs to know which contacts.")
+        body: dict[str, Any] = {"labelKeysToAdd": list(add), "labelKeysToRemove": list(remove)}
+        if not body["labelKeysToAdd"] and not body["labelKeysToRemove"]:
+            raise ValueError("Give label keys to add or to remove.")
+        if filter is not None:
+            body["filter"] = filter
+        if search is not None:
+            body["search"] = search
+        return self._request("POST", f"{BULK}/contacts/add-remove-labels", json=body)["jobId"]
+
+    def get_bulk_job(self, job_id: str) -> dict:
+        return self._request("GET", f"{BULK}/jobs/{_segment(job_id)}")["job"]
+
+    def list_bulk_jobs(self) -> list[dict]:
+        return self._request("GET", f"{BULK}/jobs").get("jobs", [])
+
+    def list_facets(self) -> list[dict]:
+        """The raw facets: ALL_CONTACTS, NOT_LABELED and one LABEL facet per label."""
+        return self._request("GET", f"{CONTACTS}/facets").get("facets", [])
+
+    def label_facets(self) -> dict[str, int]:
+        """Label key -> number of contacts that have it."""
+        return {
+            facet["facetKey"]: int(facet.get("count", 0))
+            for facet in self.list_facets()
+            if facet.get("facetType") == "LABEL"
+        }
+
+    def iter_contact_pages(
+        self,
+        *,
+        filter: dict | None = None,
+        page_size: int = MAX_QUERY_PAGE,
+        created_after: str | None = None,
+    ) -> Iterator[list[dict]]:
+        """Every matching contact (FULL fieldset), in pages, oldest first.
+
+        Walks by created date rather than by offset, so contacts created or deleted while we
+        page cannot shift others past us: each query asks for `createdDate >= ` the newest
+        date seen, and drops the ids already yielded at exactly that date. Only when a whole
+        page shares one date does it step an offset within that date. `created_after` is
+        inclusive: contacts created at exactly that instant come again rather than get lost.
+        """
+        _check_page_size(page_size)
+        boundary = created_after
+        seen_at_boundary: set[str] = set()
+        offset = 0
+        while True:
+            conditions = [filter] if filter else []
+            if boundary is not None:
+                conditions.insert(0, {"createdDate": {"$gte": boundary}})
+            contacts = self.query_contacts(
+                filter=_all_of(conditions),
+                sort=[{"fieldName": "createdDate", "order": "ASC"}],
+                limit=page_size,
+                offset=offset,
+                fieldsets=["FULL"],
+            )["contacts"]
+            fresh = [c for c in contacts if c["id"] not in seen_at_boundary]
+            if fresh:
+                yield fresh
+            if len(contacts) < page_size:
+                return
+            newest = contacts[-1]["createdDate"]
+            at_newest = {c["id"] for c in contacts if c["createdDate"] == newest}
+            if newest == boundary:
+                # More than a page shares this millisecond: step through it by offset.
+                offset += len(contacts)
+                seen_at_boundary |= at_newest
+            else:
+                boundary, offset, seen_at_boundary = newest, 0, at_newest
+
+    def iter_contacts(
+        self,
+        *,
+        filter: dict | None = None,
+        page_size: int = MAX_QUERY_PAGE,
+        created_after: str | None = None,
+    ) -> Iterator[dict]:
+        """`iter_contact_pages`, one contact at a time."""
+        for page in self.iter_contact_pages(
+            filter=filter, page_size=page_size, created_after=created_after
+        ):
+            yield from page
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict | None = None,
+        params: dict | None = None,
+        idempotent: bool = True,
+        gone_is_done: bool = False,
+    ) -> dict:
+        # Safe to repeat: find-or-create finds, label changes and deletes converge, reads read.
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            attempt += 1
+            self.pacer.wait()
+            with self._counter_lock:
+                self.request_count += 1
+            started = self._clock()
+            try:
+                response = self.session.request(
+                    method, url, json=json, params=params, timeout=self.timeout
+                )
+            except _NETWORK_ERRORS as exc:
+                reason = _network_reason(exc)
+                self._log(method, path, reason, started, attempt)
+                safe = idempotent or isinstance(exc, requests.ConnectTimeout)
+                if self._may_retry(attempt, safe):
+                    self._pause(attempt, method, path, reason)
+                    continue
+                raise WixUnavailable(reason, method=method, path=path) from exc
+            status = response.status_code
+            self._log(method, path, status, started, attempt)
+            if status < 400:
+                try:
+                    return response.json() if response.content else {}
+                except ValueError as exc:
+                    if self._may_retry(attempt, idempotent):
+                        self._pause(attempt, method, path, "an unreadable answer")
+                        continue
+                    raise WixUnavailable(
+                        "Wix sent an unreadable answer", status=status, method=method, path=path
+                    ) from exc
+            if status == 404 and gone_is_done and attempt > 1:
+                # An earlier attempt deleted it and only its answer was lost.
+                return {}
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if (status == 429 or status >= 500) and self._may_retry(
+                attempt, idempotent or status == 429
+            ):
+                self._pause(attempt, method, path, f"HTTP {status}", retry_after)
+                continue
+            raise self._error(response, method, path, retry_after)
+
+    def _may_retry(self, attempt: int, safe: bool) -> bool:
+        return safe and attempt <= self.max_retries
+
+    def _pause(
+        self,
+        attempt: int,
+        method: str,
+        path: str,
+        reason: str,
+        retry_after: float | None = None,
+    ) -> None:
+        delay = backoff_delay(
+            attempt,
+            base=self.backoff_base,
+            cap=self.backoff_cap,
+            retry_after=retry_after,
+            rng=self._rng,
+        )
+        with self._counter_lock:
+            self.retry_count += 1
+        logger.warning(
+            "Wix %s %s got %s; retry %d of %d in %.2f s",
+            method,
+            path,
+            reason,
+            attempt,
+            self.max_retries,
+            delay,
+        )
+        self._sleep(delay)
+
+    def _log(self, method: str, path: str, outcome: object, started: float, attempt: int) -> None:
+        elapsed_ms = (self._clock() - started) * 1000
+        logger.debug(
+            "Wix %s %s -> %s in %.0f ms (attempt %d)", method, path, outcome, elapsed_ms, attempt
+        )
+
+    def _error(
+        self, response: requests.Response, method: str, path: str, retry_after: float | None
+    ) -> WixError:
+        status = response.status_code
+        try:
+            body = response.json() if response.content else {}
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        details = body.get("details") or {}
+        application = details.get("applicationError") or {}
+        violations = (details.get("validationError") or {}).get("fieldViolations") or []
+        message = self._redact(str(body.get("message") or response.reason or ""))
+        kwargs: dict[str, Any] = {
+            "status": status,
+            "code": application.get("code") or ("INVALID_ARGUMENT" if violations else None),
+            "description": application.get("description"),
+            "data": application.get("data") or {},
+            "method": method,
+            "path": path,
+        }
+        cls = _ERRORS_BY_STATUS.get(status, WixUnavailable if status >= 500 else WixError)
+        if cls is WixValidationError:
+            kwargs["field_violations"] = violations
+        if cls is WixRateLimited:
+            kwargs["retry_after"] = retry_after
+        return cls(message, **kwargs)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self.config.api_key, "***")
+
+
+def _segment(value: str) -> str:
+    """One URL path segment: ids and keys never escape into the path structure."""
+    return quote(str(value), safe="")
+
+
+def _query(
+    *, filter: dict | None, sort: list[dict] | None, limit: int | None, offset: int | None
+) -> dict:
+    query: dict[str, Any] = {}
+    if filter:
+        query["filter"] = filter
+    if sort:
+        query["sort"] = sort
+    paging = {"limit": limit, "offset": offset}
+    paging = {k: v for k, v in paging.items() if v is not None}
+    if paging:
+        query["paging"] = paging
+    return query
+
+
+def _all_of(conditions: list[dict]) -> dict | None:
+    if not conditions:
+        return None
+    if len(conditions) == 1:
+        return conditions[0]
+    return {"$and": conditions}
+
+
+def _check_page_size(page_size: int) -> None:
+    if not 1 <= page_size <= MAX_QUERY_PAGE:
+        raise ValueError(f"page_size must be between 1 and {MAX_QUERY_PAGE}.")
+
+
+def _network_reason(exc: Exception) -> str:
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.Timeout):
+        return "read timeout"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection broken mid-answer"
+    return "connection error"
