@@ -1,0 +1,1 @@
+"""A local stand-in for the Wix Labels API and the label parts of Contacts v4."""
