@@ -25,7 +25,6 @@ class Contact(models.Model):
         ]
         indexes = [
             models.Index(fields=["remote_created_at", "wix_id"], name="contact_created_idx"),
-            models.Index(fields=["remote_updated_at"], name="contact_updated_idx"),
         ]
 
     def __str__(self) -> str:

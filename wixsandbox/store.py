@@ -520,6 +520,8 @@ class Store:
         `filter_` must have been validated with compile_filter already.
         """
         lo, hi, candidates, rest = self._plan(filter_)
+        if list(sort) == [("createdDate", False)]:
+            sort = []  # self.order already is (createdDate, id) ascending: nothing to sort
         if extra is not None:
             rest = extra if rest is None else _both(rest, extra)
         if candidates is None and rest is None and not sort:

@@ -105,10 +105,6 @@ class Migration(migrations.Migration):
             model_name='contact',
             index=models.Index(fields=['remote_created_at', 'wix_id'], name='contact_created_idx'),
         ),
-        migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['remote_updated_at'], name='contact_updated_idx'),
-        ),
         migrations.AddConstraint(
             model_name='syncrun',
             constraint=models.UniqueConstraint(condition=models.Q(('status', 'running')), fields=('status',), name='syncrun_one_running', violation_error_message='Another sync is already running.'),

@@ -1,0 +1,189 @@
+"""Benchmark the sync service against the local sandbox and print JSON.
+
+    .venv/bin/python bench/sync.py --contacts 100000 --labels 300
+    DATABASE_URL=postgres://labelsite:labelsite@127.0.0.1:5432/labelsite .venv/bin/python bench/sync.py
+
+Measures: the fetch-only floor (the same pages fetched and decoded, nothing written), a full sync
+into an empty cache (wall time, contacts/s, requests, SQL statements per page), an incremental
+sync after 1% of contacts changed, peak RSS, and a full sync of `--limited-contacts` contacts with
+the sandbox and the client at Wix's real 200 requests/minute against the time that limit alone
+imposes. The database is a scratch one (a temporary SQLite file, or `<name>_bench_sync` on
+PostgreSQL), created and dropped here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def scratch_database(url: str | None) -> tuple[str, callable]:
+    """A DATABASE_URL for a fresh scratch database, and how to drop it."""
+    if not url or url.startswith("sqlite"):
+        folder = tempfile.mkdtemp(prefix="labelsite-bench-")
+        path = Path(folder) / "bench.sqlite3"
+        return f"sqlite:///{path}", lambda: [p.unlink() for p in Path(folder).glob("*")]
+    import psycopg  # noqa: PLC0415
+
+    base, _, name = url.rpartition("/")
+    scratch = f"{name}_bench_sync"
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+        connection.execute(f'CREATE DATABASE "{scratch}"')
+
+    def drop() -> None:
+        from django.db import connections  # noqa: PLC0415
+
+        connections.close_all()
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+
+    return f"{base}/{scratch}", drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--labels", type=int, default=300)
+    parser.add_argument("--limited-contacts", type=int, default=20_000)
+    parser.add_argument("--skip-limited", action="store_true")
+    options = parser.parse_args()
+
+    database_url, drop_database = scratch_database(os.environ.get("DATABASE_URL"))
+    os.environ.update(
+        DATABASE_URL=database_url,
+        SECRET_KEY="bench",
+        DJANGO_SETTINGS_MODULE="labelsite.settings",
+        SYNC_INTERVAL_SECONDS="0",
+    )
+    import django  # noqa: PLC0415
+
+    django.setup()
+    from django.core.management import call_command  # noqa: PLC0415
+    from django.db import connection  # noqa: PLC0415
+
+    from contacts.models import Contact, ContactLabel, SyncRun  # noqa: PLC0415
+    from contacts.sync import contact_pages, sync_wix  # noqa: PLC0415
+    from labels.models import Label  # noqa: PLC0415
+    from labelsite.wix import WixClient  # noqa: PLC0415
+    from tests.sandbox import SandboxProcess  # noqa: PLC0415
+
+    call_command("migrate", verbosity=0)
+    result: dict = {
+        "database": connection.vendor,
+        "contacts": options.contacts,
+        "labels": options.labels,
+    }
+
+    def client_for(sandbox: SandboxProcess, per_minute: int = 0) -> WixClient:
+        return WixClient(
+            base_url=sandbox.url,
+            api_key=sandbox.api_key,
+            site_id=sandbox.site_id,
+            max_requests_per_minute=per_minute,
+        )
+
+    statements = 0
+
+    def count_statements(execute, sql, params, many, context):
+        nonlocal statements
+        statements += 1
+        return execute(sql, params, many, context)
+
+    try:
+        with SandboxProcess(contacts=options.contacts, labels=options.labels, seed=1) as sandbox:
+            with client_for(sandbox) as client:
+                started = time.perf_counter()
+                fetched = sum(len(page.contacts) for page in contact_pages(client))
+                floor = time.perf_counter() - started
+                result["fetch_only"] = {
+                    "seconds": round(floor, 2),
+                    "contacts_per_second": round(fetched / floor),
+                }
+
+            with client_for(sandbox) as client, connection.execute_wrapper(count_statements):
+                per_page: list[int] = []
+                marks = [0]
+
+                def mark(run, marks=marks, per_page=per_page) -> None:
+                    per_page.append(statements - marks[0])
+                    marks[0] = statements
+
+                started = time.perf_counter()
+                run = sync_wix(kind=SyncRun.Kind.FULL, client=client, on_progress=mark)
+                took = time.perf_counter() - started
+            assert Contact.objects.count() == options.contacts
+            result["full_sync"] = {
+                "seconds": round(took, 2),
+                "contacts_per_second": round(options.contacts / took),
+                "requests": run.requests,
+                "pages": run.pages,
+                "sql_statements_per_page_max": max(per_page[1:] or per_page),
+                "vs_fetch_only": round(took / floor, 2),
+                "memberships": ContactLabel.objects.count(),
+            }
+
+            with client_for(sandbox) as client:
+                changed = [c["id"] for c in sandbox.dump()["contacts"][:: 100]]
+                key = Label.objects.filter(label_type="USER_DEFINED").order_by("pk").last().key
+                sandbox.control("POST", "bulk-jobs/pace", {"itemsPerSecond": 1_000_000})
+                for start in range(0, len(changed), 1000):
+                    job = client.bulk_add_remove_labels(
+                        filter={"id": {"$in": changed[start : start + 1000]}}, add=[key]
+                    )
+                    while client.get_bulk_job(job)["status"] != "COMPLETED":
+                        time.sleep(0.05)
+                started = time.perf_counter()
+                run = sync_wix(kind=SyncRun.Kind.INCREMENTAL, client=client)
+                took_incremental = time.perf_counter() - started
+            result["incremental_sync_1_percent"] = {
+                "changed": len(changed),
+                "seconds": round(took_incremental, 2),
+                "contacts_read": run.contacts_seen,
+                "requests": run.requests,
+                "share_of_full": round(took_incremental / took, 3),
+            }
+        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+        if not options.skip_limited:
+            ContactLabel.objects.all().delete()
+            Contact.objects.all().delete()
+            Label.objects.all().delete()
+            with (
+                SandboxProcess(
+                    contacts=options.limited_contacts,
+                    labels=options.labels,
+                    seed=2,
+                    rate_limit=200,
+                ) as sandbox,
+                client_for(sandbox, per_minute=200) as client,
+            ):
+                started = time.perf_counter()
+                run = sync_wix(kind=SyncRun.Kind.FULL, client=client)
+                took_limited = time.perf_counter() - started
+                served = sandbox.stats()["byStatus"]
+            imposed = (run.requests - 1) * 60 / 200
+            result["rate_limited_full_sync"] = {
+                "contacts": options.limited_contacts,
+                "requests": run.requests,
+                "seconds": round(took_limited, 2),
+                "limit_alone_seconds": round(imposed, 2),
+                "ratio": round(took_limited / imposed, 3),
+                "answered_429": served.get("429", 0),
+            }
+    finally:
+        drop_database()
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
