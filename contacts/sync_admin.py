@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from contacts.models import SyncRun
 from contacts.sync import SyncAlreadyRunning, sync_run_start
@@ -38,6 +39,26 @@ class SyncRunAdmin(ReadOnlyCacheAdmin):
         "requested_by",
     ]
     list_filter = ["kind", "status"]
+    fieldsets = [
+        (None, {"fields": ["kind", "status", "requested_by", "started_at", "finished_at", "error"]}),
+        (
+            "Counts",
+            {
+                "fields": [
+                    ("contacts_created", "contacts_updated", "contacts_deleted"),
+                    ("labels_created", "labels_updated", "labels_deleted"),
+                    ("contacts_seen", "contacts_total", "pages", "requests"),
+                ]
+            },
+        ),
+        (
+            "Bookkeeping",
+            {
+                "classes": ["collapse"],
+                "fields": ["watermark", "heartbeat_at", "resumed_from", "checkpoint"],
+            },
+        ),
+    ]
     change_list_template = "admin/contacts/syncrun/change_list.html"
     change_form_template = "admin/contacts/syncrun/change_form.html"
 
@@ -94,8 +115,9 @@ class SyncRunAdmin(ReadOnlyCacheAdmin):
         if not request.user.has_perm("contacts.view_syncrun"):
             raise PermissionDenied
         run = get_object_or_404(SyncRun, pk=run_id)
+        if request.htmx and run.status != SyncRun.Status.RUNNING:
+            # The run just ended: reload the page so that every field shows the final state.
+            return HttpResponseClientRefresh()
         return TemplateResponse(
-            request,
-            "admin/contacts/syncrun/change_form.html#sync-progress",
-            {"run": run},
+            request, "admin/contacts/syncrun/change_form.html#sync-progress", {"run": run}
         )

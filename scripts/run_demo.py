@@ -110,6 +110,7 @@ def main() -> int:
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "ensure_admin", "--url", f"http://{HOST}:{PORT}/admin/")
         manage(env, "sync_wix", "--full")
+        manage(env, "schedule_syncs")
         children.append(
             subprocess.Popen(
                 [PYTHON, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"],

@@ -10,4 +10,9 @@ def last_sync_run(context):
     user = context["request"].user
     if not user.has_perm("contacts.view_syncrun"):
         return {"visible": False}
-    return {"visible": True, "run": SyncRun.objects.first()}
+    return {
+        "visible": True,
+        "run": SyncRun.objects.first(),
+        "can_run_sync": user.has_perm("contacts.run_sync"),
+        "csrf_token": context.get("csrf_token"),
+    }

@@ -75,7 +75,9 @@ def test_progress_partial_polls_while_running_and_stops_after(client, staff):
     assert "250 of 1000 contacts read" in running
 
     SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.SUCCEEDED)
-    done = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    finished = client.get(url, headers={"HX-Request": "true"})
+    assert finished["HX-Refresh"] == "true"  # the whole page shows the final state
+    done = client.get(url).content.decode()
     assert "hx-trigger" not in done
     assert 'value="100"' in done
 
@@ -102,3 +104,11 @@ def test_admin_index_shows_the_last_run(admin_client):
 def test_the_cache_is_read_only_in_the_admin(admin_client):
     assert admin_client.get(reverse("admin:contacts_contact_add")).status_code == 403
     assert admin_client.get(reverse("admin:contacts_syncrun_add")).status_code == 403
+
+
+def test_admin_index_offers_sync_now_only_with_the_permission(admin_client, client, staff):
+    assert 'value="full"' in admin_client.get(reverse("admin:index")).content.decode()
+    client.force_login(staff)
+    page = client.get(reverse("admin:index")).content.decode()
+    assert 'id="last-sync"' in page
+    assert 'value="full"' not in page
