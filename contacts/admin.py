@@ -1,11 +1,110 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from contacts.models import Contact
+from contacts import audience_views as views
+from contacts.models import Audience, Contact
+from contacts.segments import SegmentRules
+from contacts.selectors import contact_count_for_segment
+from contacts.services import audience_delete, audience_update
 from contacts.sync_admin import ReadOnlyCacheAdmin
 
 
 @admin.register(Contact)
 class ContactAdmin(ReadOnlyCacheAdmin):
-    list_display = ["__str__", "email", "phone", "remote_created_at"]
-    search_fields = ["first_name", "last_name", "email", "phone"]
-    show_full_result_count = False
+    """The contacts page is the audience builder; the change page shows a contact's labels."""
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("labels/suggest/", wrap(views.label_suggest), name="contacts_contact_suggest"),
+            path("labels/chip/", wrap(views.label_chip), name="contacts_contact_chip"),
+            path("labels/unchip/", wrap(views.chip_removed), name="contacts_contact_unchip"),
+            path("bulk/preview/", wrap(views.bulk_preview), name="contacts_contact_bulk_preview"),
+            path("bulk/start/", wrap(views.bulk_start), name="contacts_contact_bulk_start"),
+            path("export/", wrap(views.export_csv), name="contacts_contact_export"),
+            path("audience/save/", wrap(views.audience_save), name="contacts_contact_save"),
+            path(
+                "<int:contact_id>/labels/suggest/",
+                wrap(views.contact_label_suggest),
+                name="contacts_contact_label_suggest",
+            ),
+            path(
+                "<int:contact_id>/labels/add/",
+                wrap(views.contact_label_add_view),
+                name="contacts_contact_label_add",
+            ),
+            path(
+                "<int:contact_id>/labels/remove/",
+                wrap(views.contact_label_remove_view),
+                name="contacts_contact_label_remove",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        return views.contacts_page(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if not str(object_id).isdigit():
+            return super().change_view(request, object_id, form_url, extra_context)
+        return views.contact_page(request, int(object_id), extra_context)
+
+
+@admin.register(Audience)
+class AudienceAdmin(admin.ModelAdmin):
+    list_display = ["name", "description", "contacts", "created_by", "updated_at", "actions_"]
+    fields = ["name", "description"]
+    search_fields = ["name", "description"]
+    list_select_related = ["created_by"]
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:audience_id>/duplicate/",
+                wrap(views.audience_duplicate_view),
+                name="contacts_audience_duplicate",
+            ),
+            path(
+                "<int:audience_id>/wix-label/preview/",
+                wrap(views.audience_wix_label_preview),
+                name="contacts_audience_wix_label_preview",
+            ),
+            path(
+                "<int:audience_id>/wix-label/start/",
+                wrap(views.audience_wix_label_start),
+                name="contacts_audience_wix_label_start",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_add_permission(self, request):
+        return False  # audiences are saved from the contacts page, where their rules are built
+
+    @admin.display(description="Contacts")
+    def contacts(self, audience: Audience) -> str:
+        return f"{contact_count_for_segment(rules=SegmentRules.from_json(audience.rules)):,}"
+
+    @admin.display(description="")
+    def actions_(self, audience: Audience) -> str:
+        return format_html(
+            '<a href="{}">Open</a> · <button type="button" class="link-button" hx-post="{}">'
+            "Duplicate</button>",
+            views._audience_url(audience),
+            reverse("admin:contacts_audience_duplicate", args=[audience.pk]),
+        )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            raise PermissionDenied
+        audience_update(
+            audience=Audience.objects.get(pk=obj.pk),
+            name=form.cleaned_data["name"],
+            description=form.cleaned_data["description"],
+            user=request.user,
+        )
+
+    def delete_model(self, request, obj):
+        audience_delete(audience=obj, user=request.user)

@@ -1,0 +1,146 @@
+"""Forms that read an audience's rules and a page position from GET parameters, and the small
+POST forms of the contacts page. Malformed input becomes a plain message, never an error page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from contacts.models import Audience
+from contacts.segments import MAX_KEYS_PER_GROUP, MAX_SEARCH_LENGTH, SegmentRules
+from contacts.selectors import Cursor, label_map_for_keys
+
+PER_PAGE_CHOICES = (25, 50, 100, 200)
+
+
+class LabelKeysField(forms.Field):
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        if not value:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        keys = [str(v).strip() for v in value if str(v).strip()]
+        if len(keys) > MAX_KEYS_PER_GROUP:
+            raise ValidationError(f"At most {MAX_KEYS_PER_GROUP} labels in one group.")
+        if any(len(k) > 80 for k in keys):
+            raise ValidationError("A label key is longer than any Wix label key.")
+        return keys
+
+
+class CursorField(forms.CharField):
+    def to_python(self, value) -> Cursor | None:
+        value = super().to_python(value)
+        if not value:
+            return None
+        created, sep, wix_id = value.partition("~")
+        try:
+            at = datetime.fromisoformat(created)
+        except ValueError:
+            at = None
+        if not sep or not wix_id or at is None or at.tzinfo is None:
+            raise ValidationError("This page position is not valid.")
+        return Cursor(at, wix_id)
+
+
+class SegmentForm(forms.Form):
+    """An audience's rules from GET parameters; unknown label keys are dropped with a note."""
+
+    all = LabelKeysField(required=False)
+    any = LabelKeysField(required=False)
+    none = LabelKeysField(required=False)
+    unlabeled = forms.BooleanField(required=False)
+    q = forms.CharField(required=False, max_length=MAX_SEARCH_LENGTH)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        keys = {*data["all"], *data["any"], *data["none"]}
+        self.labels = label_map_for_keys(keys)
+        known = self.labels.keys()
+        self.rules = SegmentRules(
+            all_of=tuple(k for k in data["all"] if k in known),
+            any_of=tuple(k for k in data["any"] if k in known),
+            none_of=tuple(k for k in data["none"] if k in known),
+            unlabeled=data["unlabeled"],
+            search=data["q"],
+            unknown_keys=tuple(sorted(keys - known)),
+        )
+        return data
+
+
+class ContactPageForm(SegmentForm):
+    """The rules plus where the page starts: keyset cursors, a page number and a carried count."""
+
+    after = CursorField(required=False)
+    before = CursorField(required=False)
+    page = forms.IntegerField(required=False, min_value=1, max_value=10_000_000)
+    per_page = forms.TypedChoiceField(
+        required=False, coerce=int, choices=[(n, n) for n in PER_PAGE_CHOICES], empty_value=25
+    )
+    count = forms.IntegerField(required=False, min_value=0)
+    audience = forms.IntegerField(required=False, min_value=1)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("after") and data.get("before"):
+            raise ValidationError("A page cannot start both after and before a contact.")
+        return data
+
+
+class BulkLabelForm(SegmentForm):
+    """Add or remove labels for the ticked contacts, or for everyone the rules match."""
+
+    selection = forms.ChoiceField(choices=[("ids", "Ticked"), ("all", "All matching")])
+    contact = forms.MultipleChoiceField(required=False, widget=forms.MultipleHiddenInput)
+    add = LabelKeysField(required=False)
+    remove = LabelKeysField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Ticked contacts are checked against the rules later; any id shape is accepted here.
+        self.fields["contact"].valid_value = lambda value: len(value) <= 64
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        add, remove = data["add"], data["remove"]
+        changes = label_map_for_keys({*add, *remove})
+        self.add_labels = [changes[k] for k in add if k in changes]
+        self.remove_labels = [changes[k] for k in remove if k in changes]
+        if not self.add_labels and not self.remove_labels:
+            raise ValidationError("Choose at least one label to add or remove.")
+        if {lb.key for lb in self.add_labels} & {lb.key for lb in self.remove_labels}:
+            raise ValidationError("A label cannot be both added and removed.")
+        if data["selection"] == "ids" and not data["contact"]:
+            raise ValidationError("Tick some contacts first, or select all matching.")
+        if len(data["contact"]) > 1000:
+            raise ValidationError("Too many ticked contacts; select all matching instead.")
+        return data
+
+
+class AudienceForm(forms.ModelForm):
+    class Meta:
+        model = Audience
+        fields = ["name", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+class WixLabelNameForm(forms.Form):
+    name = forms.CharField(max_length=180, strip=True)
+
+
+class LabelSearchForm(forms.Form):
+    label_q = forms.CharField(required=False, max_length=180)
+    group = forms.ChoiceField(
+        required=False, choices=[(g, g) for g in ("all", "any", "none", "add", "remove", "contact")]
+    )
+
+
+class ContactLabelForm(forms.Form):
+    key = forms.CharField(max_length=80)

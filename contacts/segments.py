@@ -1,0 +1,71 @@
+"""An audience's rules: which labels a contact must have, may have, must lack, and a search.
+
+Rules travel as GET parameters (`all`, `any`, `none`, `unlabeled`, `q`), so a link or a reload
+keeps the audience, and are stored as JSON on a saved `Audience`. They are never a list of
+contact ids: a bulk change resolves them to contacts when it starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlencode
+
+MAX_KEYS_PER_GROUP = 50
+MAX_SEARCH_LENGTH = 200
+PARAMS = ("all", "any", "none", "unlabeled", "q")
+
+
+def _unique(keys) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(k for k in keys if k))
+
+
+@dataclass(frozen=True)
+class SegmentRules:
+    all_of: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+    none_of: tuple[str, ...] = ()
+    unlabeled: bool = False
+    search: str = ""
+    unknown_keys: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("all_of", "any_of", "none_of"):
+            object.__setattr__(self, name, _unique(getattr(self, name)))
+        object.__setattr__(self, "search", " ".join(self.search.split()))
+
+    @property
+    def keys(self) -> set[str]:
+        return {*self.all_of, *self.any_of, *self.none_of}
+
+    @property
+    def is_everyone(self) -> bool:
+        return not (self.keys or self.unlabeled or self.search)
+
+    def as_params(self) -> list[tuple[str, str]]:
+        params = [("all", k) for k in self.all_of]
+        params += [("any", k) for k in self.any_of]
+        params += [("none", k) for k in self.none_of]
+        if self.unlabeled:
+            params.append(("unlabeled", "1"))
+        if self.search:
+            params.append(("q", self.search))
+        return params
+
+    def querystring(self, **extra) -> str:
+        params = self.as_params() + [(k, str(v)) for k, v in extra.items() if v not in (None, "")]
+        return urlencode(params)
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        del data["unknown_keys"]
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> SegmentRules:
+        return cls(
+            all_of=tuple(data.get("all_of", ())),
+            any_of=tuple(data.get("any_of", ())),
+            none_of=tuple(data.get("none_of", ())),
+            unlabeled=bool(data.get("unlabeled", False)),
+            search=str(data.get("search", "")),
+        )

@@ -1,0 +1,288 @@
+"""Reads of contacts by audience rules.
+
+The label rules run on `ContactLabel` alone, through its (label, contact) index: ALL of is an
+intersection of one label's members per key, ANY of one IN list, NONE of a NOT IN. Pages walk
+the (remote_created_at, wix_id) index keyset-style, so page 4,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from contacts.models import Contact, ContactLabel
+from contacts.segments import SegmentRules
+from labels.models import Label, LabelJob
+
+ORDER = ("remote_created_at", "wix_id")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    created: datetime
+    wix_id: str
+
+    def __str__(self) -> str:
+        return f"{self.created.isoformat()}~{self.wix_id}"
+
+    @classmethod
+    def of(cls, contact: Contact) -> Cursor:
+        return cls(contact.remote_created_at, contact.wix_id)
+
+
+@dataclass
+class ContactPage:
+    contacts: list[Contact]
+    has_next: bool
+    has_previous: bool
+
+    @property
+    def next_cursor(self) -> Cursor | None:
+        return Cursor.of(self.contacts[-1]) if self.has_next and self.contacts else None
+
+    @property
+    def previous_cursor(self) -> Cursor | None:
+        return Cursor.of(self.contacts[0]) if self.has_previous and self.contacts else None
+
+
+def label_map_for_keys(keys: Iterable[str]) -> dict[str, Label]:
+    keys = set(keys)
+    if not keys:
+        return {}
+    return {label.key: label for label in Label.objects.filter(key__in=keys)}
+
+
+def label_list_for_search(
+    *, text: str, exclude: Iterable[str] = (), limit: int = 10
+) -> list[Label]:
+    labels = Label.objects.exclude(key__in=list(exclude))
+    if text:
+        labels = labels.filter(Q(display_name__icontains=text) | Q(key__icontains=text))
+    return list(labels.order_by("display_name", "key")[:limit])
+
+
+def _members(label_ids: list[int]) -> QuerySet:
+    if len(label_ids) == 1:
+        return ContactLabel.objects.filter(label_id=label_ids[0]).values("contact_id")
+    return ContactLabel.objects.filter(label_id__in=label_ids).values("contact_id")
+
+
+def _has(label_ids: list[int], outer: str = "pk") -> Exists:
+    memberships = ContactLabel.objects.filter(contact_id=OuterRef(outer))
+    if len(label_ids) == 1:
+        return Exists(memberships.filter(label_id=label_ids[0]))
+    return Exists(memberships.filter(label_id__in=label_ids))
+
+
+def _search_q(text: str, prefix: str = "") -> Q:
+    query = Q()
+    for word in text.split():
+        query &= (
+            Q(**{f"{prefix}first_name__icontains": word})
+            | Q(**{f"{prefix}last_name__icontains": word})
+            | Q(**{f"{prefix}email__icontains": word})
+            | Q(**{f"{prefix}phone__icontains": word})
+        )
+    return query
+
+
+NOTHING = Q(pk__in=[])
+
+
+def segment_filter(rules: SegmentRules, *, label_ids: dict[str, int], probe: bool = True) -> Q:
+    """The rules as one WHERE clause on Contact. Keys missing from `label_ids` match nothing.
+
+    `probe` checks each contact against the labels (EXISTS on the (contact, label) index): best
+    when walking contacts in created order until a page is full and the audience is broad. Without
+    it, label groups become IN sets read from the (label, contact) index: best for narrow ones.
+    """
+    if any(k not in label_ids for k in (*rules.all_of,)) or (
+        rules.any_of and not any(k in label_ids for k in rules.any_of)
+    ):
+        return NOTHING
+    query = Q()
+    for key in rules.all_of:
+        ids = [label_ids[key]]
+        query &= Q(_has(ids)) if probe else Q(pk__in=_members(ids))
+    if rules.any_of:
+        ids = [label_ids[k] for k in rules.any_of if k in label_ids]
+        query &= Q(_has(ids)) if probe else Q(pk__in=_members(ids))
+    none_ids = [label_ids[k] for k in rules.none_of if k in label_ids]
+    if none_ids:
+        query &= ~Q(_has(none_ids))
+    if rules.unlabeled:
+        query &= ~Exists(ContactLabel.objects.filter(contact_id=OuterRef("pk")))
+    if rules.search:
+        query &= _search_q(rules.search)
+    return query
+
+
+def _label_ids(rules: SegmentRules, label_ids: dict[str, int] | None) -> dict[str, int]:
+    if label_ids is not None:
+        return label_ids
+    return dict(Label.objects.filter(key__in=rules.keys).values_list("key", "pk"))
+
+
+def contact_list_for_segment(
+    *, rules: SegmentRules, label_ids: dict[str, int] | None = None, probe: bool = False
+) -> QuerySet[Contact]:
+    ids = _label_ids(rules, label_ids)
+    return Contact.objects.filter(segment_filter(rules, label_ids=ids, probe=probe)).order_by(
+        *ORDER
+    )
+
+
+def contact_count_for_segment(
+    *, rules: SegmentRules, label_ids: dict[str, int] | None = None
+) -> int:
+    """How many contacts match. With an ALL-of label the count walks that label's memberships
+    and probes the rest, which reads far fewer rows than the whole contact table."""
+    ids = _label_ids(rules, label_ids)
+    if not rules.all_of:
+        return Contact.objects.filter(segment_filter(rules, label_ids=ids)).count()
+    if any(k not in ids for k in rules.all_of) or rules.unlabeled:
+        return 0
+    if rules.any_of and not any(k in ids for k in rules.any_of):
+        return 0
+    driver, *others = [ids[k] for k in rules.all_of]
+    memberships = ContactLabel.objects.filter(label_id=driver)
+    for label_id in others:
+        memberships = memberships.filter(_has([label_id], outer="contact_id"))
+    if rules.any_of:
+        memberships = memberships.filter(
+            _has([ids[k] for k in rules.any_of if k in ids], outer="contact_id")
+        )
+    none_ids = [ids[k] for k in rules.none_of if k in ids]
+    if none_ids:
+        memberships = memberships.exclude(_has(none_ids, outer="contact_id"))
+    if rules.search:
+        memberships = memberships.filter(_search_q(rules.search, prefix="contact__"))
+    return memberships.count()
+
+
+def _contact_total_estimate() -> int:
+    # The highest primary key: one index probe, and close enough to the table size.
+    return Contact.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def contact_page_for_segment(
+    *,
+    rules: SegmentRules,
+    label_ids: dict[str, int] | None = None,
+    per_page: int = 25,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    count: int | None = None,
+) -> ContactPage:
+    """One page of the audience in created order, after or before a cursor.
+
+    Given the audience's `count`, a narrow audience (under 2% of contacts) is read through its
+    label sets; a broad one by walking the created-date index and probing each contact's labels.
+    """
+    probe = True
+    if count is not None and (rules.all_of or rules.any_of):
+        probe = count * 50 >= _contact_total_estimate()
+    contacts = contact_list_for_segment(rules=rules, label_ids=label_ids, probe=probe)
+    if before is not None:
+        contacts = contacts.filter(
+            Q(remote_created_at__lte=before.created),
+            Q(remote_created_at__lt=before.created) | Q(wix_id__lt=before.wix_id),
+        ).order_by("-remote_created_at", "-wix_id")
+        rows = list(contacts[: per_page + 1])
+        has_previous = len(rows) > per_page
+        return ContactPage(rows[:per_page][::-1], has_next=True, has_previous=has_previous)
+    if after is not None:
+        # The leading >= lets the (created, wix_id) index seek to the cursor on both databases.
+        contacts = contacts.filter(
+            Q(remote_created_at__gte=after.created),
+            Q(remote_created_at__gt=after.created) | Q(wix_id__gt=after.wix_id),
+        )
+    rows = list(contacts[: per_page + 1])
+    return ContactPage(
+        rows[:per_page], has_next=len(rows) > per_page, has_previous=after is not None
+    )
+
+
+def label_map_for_contacts(contact_ids: Iterable[int]) -> dict[int, list[Label]]:
+    """Each contact's labels, by name, in one query."""
+    chips: dict[int, list[Label]] = defaultdict(list)
+    rows = (
+        ContactLabel.objects.filter(contact_id__in=list(contact_ids))
+        .select_related("label")
+        .order_by("label__display_name", "label__key")
+    )
+    for row in rows:
+        chips[row.contact_id].append(row.label)
+    return chips
+
+
+def contact_wix_ids_for_change(
+    *,
+    rules: SegmentRules,
+    label_ids: dict[str, int] | None = None,
+    add_ids: list[int] = (),
+    remove_ids: list[int] = (),
+    only_wix_ids: Iterable[str] | None = None,
+) -> list[str]:
+    """Wix ids of the audience's contacts that a change would actually change: those lacking a
+    label to add or holding a label to remove."""
+    contacts = contact_list_for_segment(rules=rules, label_ids=label_ids)
+    if only_wix_ids is not None:
+        contacts = contacts.filter(wix_id__in=list(only_wix_ids))
+    change = Q(pk__in=[])
+    for label_id in add_ids:
+        change |= ~Q(pk__in=_members([label_id]))
+    if remove_ids:
+        change |= Q(pk__in=_members(list(remove_ids)))
+    return list(contacts.filter(change).values_list("wix_id", flat=True))
+
+
+def contact_rows_for_export(
+    *, rules: SegmentRules, label_ids: dict[str, int] | None = None, chunk_size: int = 2000
+) -> Iterator[tuple[Contact, list[str]]]:
+    """Every contact of the audience with its label names, read chunk by chunk."""
+    contacts = contact_list_for_segment(rules=rules, label_ids=label_ids).only(
+        "first_name", "last_name", "email", "phone", "remote_created_at", "wix_id"
+    )
+    names = dict(Label.objects.values_list("pk", "display_name"))
+    chunk: list[Contact] = []
+
+    def flush():
+        labels: dict[int, list[str]] = defaultdict(list)
+        for contact_id, label_id in ContactLabel.objects.filter(
+            contact_id__in=[c.pk for c in chunk]
+        ).values_list("contact_id", "label_id"):
+            labels[contact_id].append(names.get(label_id, ""))
+        for contact in chunk:
+            yield contact, sorted(labels[contact.pk])
+
+    for contact in contacts.iterator(chunk_size=chunk_size):
+        chunk.append(contact)
+        if len(chunk) >= chunk_size:
+            yield from flush()
+            chunk = []
+    if chunk:
+        yield from flush()
+
+
+def contact_history(*, contact: Contact, limit: int = 50) -> list[LogEntry]:
+    content_type = ContentType.objects.get_for_model(Contact)
+    return list(
+        LogEntry.objects.filter(content_type=content_type, object_id=str(contact.pk))
+        .select_related("user")
+        .order_by("-action_time")[:limit]
+    )
+
+
+def label_job_list_for_contact(*, contact: Contact, limit: int = 10) -> list[LabelJob]:
+    """Recent bulk jobs whose snapshot held this contact (the newest last thirty are looked at)."""
+    recent = LabelJob.objects.order_by("-created_at").only(
+        "pk", "kind", "status", "description", "created_at", "contact_ids", "outcome"
+    )[:30]
+    return [job for job in recent if contact.wix_id in job.contact_ids][:limit]

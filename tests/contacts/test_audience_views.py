@@ -1,0 +1,214 @@
+"""The contacts page's endpoints: partial rendering, query counts, permissions, export."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from contacts.export import safe_cell
+from contacts.models import Audience, Contact, ContactLabel
+from contacts.sync import sync_wix
+from labels.models import Label, LabelJob
+
+pytestmark = pytest.mark.django_db
+PAGE = reverse("admin:contacts_contact_changelist")
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def make_user(*codenames: str) -> User:
+    user = User.objects.create_user("marketing", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def data():
+    vip = Label.objects.create(key="custom.vip", display_name="VIP", namespace="custom")
+    spring = Label.objects.create(key="custom.spring", display_name="Spring", namespace="custom")
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    contacts = Contact.objects.bulk_create(
+        Contact(
+            wix_id=f"id{i:04d}",
+            first_name=f"Ann{i}",
+            last_name="Smith",
+            email=f"=cmd{i}@example.com" if i == 0 else f"ann{i}@example.com",
+            phone="+1 555",
+            remote_created_at=start + timedelta(minutes=i),
+            remote_updated_at=start,
+        )
+        for i in range(450)
+    )
+    ContactLabel.objects.bulk_create(
+        [ContactLabel(contact=c, label=vip) for c in contacts[::2]]
+        + [ContactLabel(contact=c, label=spring) for c in contacts[::3]]
+    )
+    return contacts, vip, spring
+
+
+@pytest.mark.parametrize("per_page", [25, 200])
+def test_page_queries_are_few_and_do_not_grow_with_rows(admin_client, data, per_page):
+    url = f"{PAGE}?all=custom.vip&none=custom.spring&q=ann&per_page={per_page}"
+    with CaptureQueriesContext(connection) as full:
+        response = admin_client.get(url)
+    assert response.status_code == 200
+    assert "150 contacts" in response.content.decode()
+    assert response.content.decode().count('name="contact"') == min(per_page, 150)
+    with CaptureQueriesContext(connection) as partial:
+        response = admin_client.get(url, **HTMX)
+    # Session, user, label lookup, count, page, chips: the page number of queries is fixed.
+    assert len(full) <= 8
+    assert len(partial) <= 8
+    assert "<html" not in response.content.decode()
+    assert 'id="results"' in response.content.decode()
+
+
+def test_page_turns_carry_the_count_and_stay_in_order(admin_client, data):
+    contacts, *_ = data
+    first = admin_client.get(f"{PAGE}?all=custom.vip", **HTMX)
+    next_url = first.context["next_url"]
+    assert "count=225" in next_url
+    with CaptureQueriesContext(connection) as queries:
+        second = admin_client.get(next_url, **HTMX)
+    assert not any("COUNT(" in q["sql"].upper() for q in queries)
+    assert [c.wix_id for c in second.context["page"].contacts] == [
+        c.wix_id for c in contacts[::2][25:50]
+    ]
+    assert "Page 2 of 9" in second.content.decode()
+    # The address bar keeps the rules and position, not the carried count.
+    assert "count=" not in second["HX-Push-Url"]
+    assert "all=custom.vip" in second["HX-Push-Url"]
+
+
+def test_malformed_parameters_show_a_message_not_an_error(admin_client, data):
+    response = admin_client.get(f"{PAGE}?after=nonsense&per_page=7")
+    assert response.status_code == 200
+    assert "These rules could not be read" in response.content.decode()
+
+
+def test_unknown_keys_are_ignored_with_a_note(admin_client, data):
+    response = admin_client.get(f"{PAGE}?all=custom.gone")
+    assert "Ignored labels that no longer exist: custom.gone" in response.content.decode()
+    assert "450 contacts" in response.content.decode()
+
+
+def test_viewing_needs_view_contact(client, data):
+    client.force_login(make_user("view_label"))
+    assert client.get(PAGE).status_code == 403
+    assert (
+        client.get(reverse("admin:contacts_contact_change", args=[data[0][0].pk])).status_code
+        == 403
+    )
+
+
+def test_export_needs_its_permission(client, data):
+    client.force_login(make_user("view_contact"))
+    response = client.get(reverse("admin:contacts_contact_export") + "?all=custom.vip")
+    assert response.status_code == 403
+
+
+def test_export_streams_the_audience_with_safe_cells(client, data):
+    client.force_login(make_user("view_contact", "export_contacts"))
+    response = client.get(reverse("admin:contacts_contact_export") + "?all=custom.vip&excel=1")
+    assert response.streaming
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
+    assert rows[0] == ["Name", "Email", "Phone", "Labels", "Created"]
+    assert len(rows) == 1 + 225
+    assert rows[1] == [
+        "Ann0 Smith",
+        "'=cmd0@example.com",
+        "'+1 555",
+        "Spring; VIP",
+        "2024-01-01 00:00",
+    ]
+    assert rows[2][3] == "VIP"
+
+
+def test_safe_cell_prefixes_formula_starts():
+    assert [safe_cell(v) for v in ["=1", "+1", "-1", "@a", "ok", ""]] == [
+        "'=1",
+        "'+1",
+        "'-1",
+        "'@a",
+        "ok",
+        "",
+    ]
+
+
+def test_bulk_needs_label_contacts(client, data):
+    client.force_login(make_user("view_contact"))
+    response = client.post(
+        reverse("admin:contacts_contact_bulk_preview"),
+        {"all": "custom.vip", "selection": "all", "add": "custom.spring"},
+    )
+    assert response.status_code == 403
+
+
+def test_bulk_preview_and_start_resolve_the_rules_on_the_server(admin_client, data):
+    contacts, *_ = data
+    params = {"all": "custom.vip", "selection": "all", "add": "custom.spring"}
+    preview = admin_client.post(reverse("admin:contacts_contact_bulk_preview"), params, **HTMX)
+    # 225 have VIP; 75 of them (every sixth contact) already have Spring.
+    assert "<strong>150</strong> of 225" in preview.content.decode()
+    start = admin_client.post(reverse("admin:contacts_contact_bulk_start"), params, **HTMX)
+    job = LabelJob.objects.get()
+    assert f"job-progress-{job.pk}" in start.content.decode()
+    assert job.add_keys == ["custom.spring"]
+    assert sorted(job.contact_ids) == sorted(
+        c.wix_id for i, c in enumerate(contacts) if i % 2 == 0 and i % 3 != 0
+    )
+
+
+def test_bulk_on_ticked_rows_keeps_only_those_matching(admin_client, data):
+    contacts, *_ = data
+    params = {
+        "all": "custom.vip",
+        "selection": "ids",
+        "contact": [contacts[0].wix_id, contacts[1].wix_id, contacts[2].wix_id],
+        "remove": "custom.vip",
+    }
+    admin_client.post(reverse("admin:contacts_contact_bulk_start"), params, **HTMX)
+    assert sorted(LabelJob.objects.get().contact_ids) == [contacts[0].wix_id, contacts[2].wix_id]
+
+
+def test_save_audience_and_list_it_with_a_live_count(admin_client, data):
+    response = admin_client.post(
+        reverse("admin:contacts_contact_save"),
+        {"name": "VIPs not spring", "all": "custom.vip", "none": "custom.spring"},
+        **HTMX,
+    )
+    audience = Audience.objects.get()
+    assert audience.rules["all_of"] == ["custom.vip"]
+    assert response["HX-Redirect"].endswith(f"audience={audience.pk}")
+    listing = admin_client.get(reverse("admin:contacts_audience_changelist"))
+    assert "VIPs not spring" in listing.content.decode()
+    assert "150" in listing.content.decode()
+    admin_client.post(reverse("admin:contacts_audience_duplicate", args=[audience.pk]), **HTMX)
+    assert Audience.objects.filter(name="VIPs not spring (copy)").exists()
+
+
+def test_contact_label_add_and_remove_write_wix_first(
+    admin_client, wix_settings, sandbox, sync_client
+):
+    sandbox.reset(contacts=3, labels=3, seed=4)
+    sync_wix(kind="full", client=sync_client)
+    contact = Contact.objects.first()
+    label = Label.objects.exclude(contactlabel__contact=contact).filter(namespace="custom").first()
+    url = reverse("admin:contacts_contact_label_add", args=[contact.pk])
+    response = admin_client.post(url, {"key": label.key}, **HTMX)
+    assert response.status_code == 200
+    remote = {c["id"]: c for c in sandbox.dump()["contacts"]}[contact.wix_id]
+    assert label.key in remote["labelKeys"]
+    assert contact.labels.filter(pk=label.pk).exists()
+    assert f"Added label “{label}”" in response.content.decode()
+    url = reverse("admin:contacts_contact_label_remove", args=[contact.pk])
+    admin_client.post(url, {"key": label.key}, **HTMX)
+    remote = {c["id"]: c for c in sandbox.dump()["contacts"]}[contact.wix_id]
+    assert label.key not in remote["labelKeys"]
+    assert not contact.labels.filter(pk=label.pk).exists()
