@@ -125,6 +125,10 @@ SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=300)
 # The worker runs an incremental sync this often (0 turns periodic syncs off).
 SYNC_INTERVAL_SECONDS = env.int("SYNC_INTERVAL_SECONDS", default=300)
 
+# --- Labels -----------------------------------------------------------------------------------
+# How long a deleted or merged-away label can be restored with Undo.
+LABEL_UNDO_SECONDS = env.int("LABEL_UNDO_SECONDS", default=86400)
+
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
