@@ -247,7 +247,11 @@ def test_query_filters(sandbox):
         "contacts.contacted-me"
     ]
     # Labels made within one millisecond share a createdDate, so expect from the dates.
-    later = [label["key"] for label in made if label["createdDate"] > first["createdDate"]]
+    later = [
+        label["key"]
+        for label in sorted(made, key=lambda label: (label["createdDate"], label["key"]))
+        if label["createdDate"] > first["createdDate"]
+    ]
     after = {"createdDate": {"$gt": first["createdDate"]}, "namespace": {"$eq": "custom"}}
     assert keys(after) == later
     assert keys({"namespace": "custom"}, [{"fieldName": "displayName", "order": "DESC"}]) == [
