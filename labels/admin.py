@@ -1,20 +1,61 @@
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.urls import path
 
+from labels import views
 from labels.job_admin import LabelJobAdmin  # noqa: F401  (registers the job pages)
 from labels.models import Label
 
 
 @admin.register(Label)
 class LabelAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "label_type", "key", "remote_updated_at"]
-    list_filter = ["label_type"]
-    search_fields = ["display_name", "key"]
-    readonly_fields = [f.name for f in Label._meta.fields]
+    """The labels page (labels/views.py) in place of the stock change list.
 
-    def has_add_permission(self, request, obj=None):
+    The stock add, change and delete pages would write only to the cache, never to Wix, so they
+    are closed: the label page's own endpoints call the services, which write to Wix first.
+    The change page stays as a read-only view, and the history page shows every change.
+    """
+
+    readonly_fields = [f.name for f in Label._meta.fields]
+    actions = None
+
+    def get_urls(self):
+        def wrap(view):
+            return self.admin_site.admin_view(view)
+
+        return [
+            path("new/", wrap(views.label_create_view), name="labels_label_create"),
+            path("merge/", wrap(views.label_merge_preview_view), name="labels_label_merge_preview"),
+            path("merge/run/", wrap(views.label_merge_view), name="labels_label_merge"),
+            path("deletions/", wrap(views.label_deletions), name="labels_label_deletions"),
+            path(
+                "deletions/<int:deletion_id>/undo/",
+                wrap(views.label_undo),
+                name="labels_label_undo",
+            ),
+            path("<str:key>/row/", wrap(views.label_row), name="labels_label_row"),
+            path("<str:key>/edit/", wrap(views.label_edit), name="labels_label_edit"),
+            path("<str:key>/rename/", wrap(views.label_rename_view), name="labels_label_rename"),
+            path(
+                "<str:key>/delete/confirm/",
+                wrap(views.label_delete_confirm),
+                name="labels_label_delete_confirm",
+            ),
+            path("<str:key>/delete/", wrap(views.label_delete_view), name="labels_label_remove"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        return views.label_page(request)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return redirect("admin:labels_label_changelist")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-

@@ -11,7 +11,8 @@ class Label(models.Model):
         WIX_APP_DEFINED = "WIX_APP_DEFINED", "App"
         UNKNOWN = "UNKNOWN", "Unknown"
 
-    key = models.CharField(max_length=80, unique=True, editable=False)
+    # Wix makes keys from the whole name (up to 180 characters), so keys can be long.
+    key = models.CharField(max_length=255, unique=True, editable=False)
     display_name = models.CharField(max_length=180)
     label_type = models.CharField(max_length=16, choices=Type.choices, default=Type.USER_DEFINED)
     namespace = models.CharField(max_length=25)
@@ -102,7 +103,7 @@ class LabelDeletion(models.Model):
     """
 
     display_name = models.CharField(max_length=180)
-    key = models.CharField(max_length=80)
+    key = models.CharField(max_length=255)
     label_type = models.CharField(max_length=16, choices=Label.Type.choices)
     contact_ids = models.JSONField(default=list, blank=True)  # Wix ids of the contacts that had it
     contact_count = models.PositiveIntegerField(default=0)
@@ -120,14 +121,16 @@ class LabelDeletion(models.Model):
     )
     merged_into = models.CharField(max_length=180, blank=True)
     restored_at = models.DateTimeField(null=True, blank=True)
-    restored_key = models.CharField(max_length=80, blank=True)
+    restored_key = models.CharField(max_length=255, blank=True)
     restore_job = models.ForeignKey(
         LabelJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:
         ordering = ["-deleted_at", "-id"]
-        indexes = [models.Index(fields=["restored_at", "deleted_at"], name="labeldeletion_open_idx")]
+        indexes = [
+            models.Index(fields=["restored_at", "deleted_at"], name="labeldeletion_open_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.key}), deleted"

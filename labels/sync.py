@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
 from labels.models import Label
 from labelsite.wix import WixClient
+
+SYNC_USERNAME = "wix-sync"
 
 SYNCED_FIELDS = (
     "display_name",
@@ -38,6 +43,51 @@ def label_from_wix(data: dict) -> Label:
         remote_created_at=parse_wix_datetime(data.get("createdDate")),
         remote_updated_at=parse_wix_datetime(data.get("updatedDate")),
     )
+
+
+def sync_user():
+    """The inactive user that changes arriving from Wix are logged under in label history."""
+    user, created = get_user_model().objects.get_or_create(
+        username=SYNC_USERNAME, defaults={"is_active": False, "first_name": "Wix (sync)"}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def _log_pull(result: LabelPullResult) -> None:
+    """History entries for what changed in Wix, so a label's history tells the whole story."""
+    if not (result.created or result.updated or result.deleted):
+        return
+    user_id = sync_user().pk
+    content_type = ContentType.objects.get_for_model(Label)
+
+    def entry(pk: int, name: str, action: int, message: str) -> LogEntry:
+        return LogEntry(
+            user_id=user_id,
+            content_type=content_type,
+            object_id=str(pk),
+            object_repr=name[:200],
+            action_flag=action,
+            change_message=message,
+        )
+
+    entries = [
+        entry(result.ids_by_key[label.key], label.display_name, ADDITION, "Found in Wix by sync.")
+        for label in result.created
+    ]
+    for label, previous_name in result.updated:
+        if label.display_name != previous_name:
+            message = f"Renamed in Wix from “{previous_name}” to “{label.display_name}”."
+        else:
+            message = "Changed in Wix (type or namespace)."
+        entries.append(entry(label.pk, label.display_name, CHANGE, message))
+    entries += [
+        entry(label.pk, label.display_name, DELETION, f"Deleted in Wix (key {label.key}).")
+        for label in result.deleted
+    ]
+    LogEntry.objects.bulk_create(entries, batch_size=500)
 
 
 @dataclass
@@ -76,4 +126,5 @@ def labels_pull(*, client: WixClient) -> LabelPullResult:
         if result.deleted:
             Label.objects.filter(pk__in=[label.pk for label in result.deleted]).delete()
         result.ids_by_key = dict(Label.objects.values_list("key", "pk"))
+        _log_pull(result)
     return result

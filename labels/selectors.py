@@ -1,0 +1,102 @@
+"""Reads for the label pages. Each function costs a fixed number of queries, whatever the rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from labels.models import Label, LabelDeletion, LabelJob
+
+ORDERINGS: dict[str, tuple] = {
+    "name": ("display_name", "key"),
+    "-name": ("-display_name", "-key"),
+    "contacts": ("contact_count", "display_name", "key"),
+    "-contacts": ("-contact_count", "display_name", "key"),
+    "changed": (F("remote_updated_at").asc(nulls_first=True), "display_name", "key"),
+    "-changed": (F("remote_updated_at").desc(nulls_last=True), "display_name", "key"),
+}
+DEFAULT_ORDER = "name"
+
+
+def undo_seconds() -> int:
+    return int(getattr(settings, "LABEL_UNDO_SECONDS", 86400))
+
+
+def normalized_name(name: str) -> str:
+    """What two names have in common when they differ only in case or spacing."""
+    return " ".join(name.split()).casefold()
+
+
+def label_list(*, query: str = "", order: str = DEFAULT_ORDER) -> QuerySet[Label]:
+    """Labels matching `query` (name or key), each with `contact_count`, in one query."""
+    labels = Label.objects.annotate(contact_count=Count("contacts"))
+    query = query.strip()
+    if query:
+        labels = labels.filter(Q(display_name__icontains=query) | Q(key__icontains=query))
+    return labels.order_by(*ORDERINGS.get(order, ORDERINGS[DEFAULT_ORDER]))
+
+
+def label_get(*, key: str) -> Label | None:
+    return Label.objects.filter(key=key).annotate(contact_count=Count("contacts")).first()
+
+
+def label_near_duplicates(*, display_name: str) -> list[Label]:
+    """Labels whose names equal `display_name` but for case or spacing (not exactly equal)."""
+    wanted = normalized_name(display_name)
+    return [
+        label
+        for label in Label.objects.only("pk", "key", "display_name", "label_type")
+        if label.display_name != display_name and normalized_name(label.display_name) == wanted
+    ]
+
+
+def contacts_total() -> int:
+    contact_model = Label.contacts.through._meta.get_field("contact").related_model
+    return contact_model.objects.count()
+
+
+def label_contact_ids(*, label: Label) -> list[str]:
+    """Wix ids of the contacts that have `label`, as the cache knows them."""
+    return list(label.contacts.order_by().values_list("wix_id", flat=True))
+
+
+def label_merge_gainers(*, sources: list[Label], target: Label) -> QuerySet:
+    """Contact pks that have any source label but not the target: those a merge changes."""
+    through = Label.contacts.through
+    has_target = through.objects.filter(label_id=target.pk).values("contact_id")
+    return (
+        through.objects.filter(label_id__in=[s.pk for s in sources])
+        .exclude(contact_id__in=has_target)
+        .order_by()
+        .values("contact_id")
+        .distinct()
+    )
+
+
+def label_merge_preview(*, sources: list[Label], target: Label) -> int:
+    """How many contacts gain the target when `sources` are merged into it."""
+    return label_merge_gainers(sources=sources, target=target).count()
+
+
+def label_deletions_open() -> QuerySet[LabelDeletion]:
+    """Deletions that can still be undone: recent, not restored, and (merges) finished."""
+    since = timezone.now() - timedelta(seconds=undo_seconds())
+    finished = [LabelJob.Status.SUCCEEDED, LabelJob.Status.PARTIAL]
+    return (
+        LabelDeletion.objects.filter(restored_at__isnull=True, deleted_at__gte=since)
+        .filter(Q(merge_job__isnull=True) | Q(merge_job__status__in=finished))
+        .select_related("deleted_by")
+        .defer("contact_ids")
+    )
+
+
+def label_jobs_active(*, user) -> QuerySet[LabelJob]:
+    """This person's merges and restores still running: the page shows their progress."""
+    return LabelJob.objects.filter(
+        requested_by=user,
+        kind__in=[LabelJob.Kind.MERGE, LabelJob.Kind.RESTORE],
+        status__in=[LabelJob.Status.QUEUED, LabelJob.Status.RUNNING],
+    ).defer("contact_ids")

@@ -1,0 +1,522 @@
+"""The labels page and its htmx endpoints, through Django's test client, against the sandbox."""
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from labels.models import Label, LabelDeletion
+from tests.labels.conftest import wix_contacts_with, wix_label
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HX-Request": "true"}
+CHANGELIST = reverse("admin:labels_label_changelist")
+
+
+def url(name: str, *args) -> str:
+    return reverse(f"admin:labels_label_{name}", args=args)
+
+
+@pytest.fixture
+def as_manager(client, manager):
+    client.force_login(manager)
+    return client
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+
+def test_page_lists_labels_with_counts_types_and_locks(as_manager, synced):
+    wix = synced()
+    vip_count = sum("custom.vip" in c["labelKeys"] for c in wix["contacts"])
+    html = as_manager.get(CHANGELIST).content.decode()
+    assert "8 labels" in html
+    assert 'id="label-table"' in html
+    assert 'id="label-create"' in html
+    row = html.split('value="custom.vip"')[1].split("</tr>")[0]
+    assert f'<span class="count">{vip_count}</span>' in row
+    assert "badge-user_defined" in row
+    customers = html.split("Customers</span>")[0].rsplit("<tr", 1)[1]
+    assert "Locked system label" in customers
+    system_row = html.split("Customers</span>")[1].split("</tr>")[0]
+    assert "Rename" not in system_row
+    assert "Delete" not in system_row
+
+
+def test_search_returns_only_the_table_partial(as_manager, synced):
+    synced()
+    html = as_manager.get(CHANGELIST, {"q": "customer"}, headers=HX).content.decode()
+    assert html.strip().startswith('<div id="label-table"')
+    assert "Customers" in html
+    assert "Returning Customer" in html
+    assert "Newsletter" not in html
+    assert "2 labels matching “customer”" in html
+
+
+def test_search_state_is_kept_on_reload_and_history_restore(as_manager, synced):
+    synced()
+    full = as_manager.get(CHANGELIST, {"q": "vip", "o": "-contacts"}).content.decode()
+    assert 'value="vip"' in full
+    assert "<html" in full
+    restored = as_manager.get(
+        CHANGELIST, {"q": "vip"}, headers={**HX, "HX-History-Restore-Request": "true"}
+    ).content.decode()
+    assert "<html" in restored
+
+
+@pytest.mark.parametrize(
+    ("order", "first"),
+    [("name", "Contacted Me"), ("-name", "Webinar Attendee"), ("-contacts", "Newsletter")],
+)
+def test_sorting(as_manager, synced, order, first):
+    synced()
+    html = as_manager.get(CHANGELIST, {"o": order}, headers=HX).content.decode()
+    first_row = html.split("<tbody")[1].split("</tr>")[0]
+    assert first in first_row
+
+
+def test_page_query_count_does_not_grow_with_rows(
+    as_manager, manager, django_assert_max_num_queries
+):
+    from labels.models import Label as L
+
+    def fill(n):
+        L.objects.all().delete()
+        L.objects.bulk_create(
+            [L(key=f"custom.l{i}", display_name=f"L {i}", namespace="custom") for i in range(n)]
+        )
+
+    fill(5)
+    as_manager.get(CHANGELIST)  # warm caches (content types, sessions)
+    with django_assert_max_num_queries(12) as small:
+        as_manager.get(CHANGELIST)
+    fill(150)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = as_manager.get(CHANGELIST)
+    assert "150 labels" in response.content.decode()
+
+
+# --- create -----------------------------------------------------------------------------------
+
+
+def test_create_makes_the_label_in_wix_then_here_and_highlights_it(
+    as_manager, manager, synced, sandbox
+):
+    synced()
+    response = as_manager.post(url("create"), {"display_name": "  Autumn fair  "}, headers=HX)
+    html = response.content.decode()
+    label = Label.objects.get(display_name="Autumn fair")
+    assert wix_label(sandbox, label.key)["displayName"] == "Autumn fair"
+    assert "Created “Autumn fair”" in html
+    assert 'hx-swap-oob="true"' in html
+    assert f'id="label-row-{label.pk}" class="label-row is-highlighted' in html
+    entry = LogEntry.objects.get(object_id=str(label.pk))
+    assert entry.user == manager
+    assert "Created" in entry.change_message
+
+
+def test_create_existing_name_says_already_exists(as_manager, synced, sandbox):
+    synced()
+    before = len(sandbox.dump()["labels"])
+    html = as_manager.post(url("create"), {"display_name": "VIP"}, headers=HX).content.decode()
+    assert "“VIP” already exists" in html
+    assert "is-highlighted" in html
+    assert len(sandbox.dump()["labels"]) == before
+
+
+def test_create_near_duplicate_warns_first_and_creates_when_confirmed(as_manager, synced, sandbox):
+    synced()
+    html = as_manager.post(url("create"), {"display_name": "vip "}, headers=HX).content.decode()
+    assert "nearly the same name" in html
+    assert "“VIP”" in html
+    assert "Create anyway" in html
+    assert not Label.objects.filter(display_name="vip").exists()
+    assert all(lb["displayName"] != "vip" for lb in sandbox.dump()["labels"])
+    html = as_manager.post(
+        url("create"), {"display_name": "vip", "confirm_similar": "on"}, headers=HX
+    ).content.decode()
+    assert "Created “vip”" in html
+    assert any(lb["displayName"] == "vip" for lb in sandbox.dump()["labels"])
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "Type a name for the label."),
+        ("    ", "Type a name for the label."),
+        ("x" * 181, "at most 180 characters; this one has 181"),
+    ],
+)
+def test_create_refuses_bad_names(as_manager, wix_settings, sandbox, name, message):
+    html = as_manager.post(url("create"), {"display_name": name}, headers=HX).content.decode()
+    assert message in html
+    assert not Label.objects.exists()
+    assert sandbox.dump()["labels"] == [] or all(
+        lb["labelType"] == "SYSTEM" for lb in sandbox.dump()["labels"]
+    )
+
+
+def test_create_accepts_180_characters(as_manager, wix_settings):
+    as_manager.post(url("create"), {"display_name": "y" * 180}, headers=HX)
+    assert Label.objects.filter(display_name="y" * 180).exists()
+
+
+def test_markup_in_names_is_escaped(as_manager, wix_settings):
+    html = as_manager.post(
+        url("create"), {"display_name": "<script>alert(1)</script>"}, headers=HX
+    ).content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    page = as_manager.get(CHANGELIST).content.decode()
+    assert "<script>alert(1)" not in page
+
+
+def test_double_submit_of_create_makes_one_label(as_manager, wix_settings, sandbox):
+    for _ in range(2):
+        as_manager.post(url("create"), {"display_name": "Twice"}, headers=HX)
+    assert Label.objects.filter(display_name="Twice").count() == 1
+    assert [lb["displayName"] for lb in sandbox.dump()["labels"]].count("Twice") == 1
+
+
+def test_create_when_wix_is_down_says_so_and_changes_nothing(as_manager, wix_settings, sandbox):
+    sandbox.set_faults("503=1.0")
+    html = as_manager.post(url("create"), {"display_name": "Offline"}, headers=HX).content.decode()
+    sandbox.set_faults("")
+    assert "Wix" in html
+    assert "Traceback" not in html
+    assert 'class="errornote"' in html
+    assert not Label.objects.exists()
+    assert all(lb["displayName"] != "Offline" for lb in sandbox.dump()["labels"])
+
+
+# --- rename -----------------------------------------------------------------------------------
+
+
+def test_rename_in_wix_then_here_keeping_the_key(as_manager, manager, synced, sandbox):
+    synced()
+    html = as_manager.post(
+        url("rename", "custom.vip"),
+        {"display_name": " Very Important ", "expected_name": "VIP"},
+        headers=HX,
+    ).content.decode()
+    assert "Very Important" in html
+    assert "is-highlighted" in html
+    assert wix_label(sandbox, "custom.vip")["displayName"] == "Very Important"
+    label = Label.objects.get(key="custom.vip")
+    assert label.display_name == "Very Important"
+    entry = LogEntry.objects.filter(object_id=str(label.pk)).latest("action_time")
+    assert entry.user == manager
+    assert entry.change_message == ("Renamed from “VIP” to “Very Important” (key custom.vip).")
+
+
+def test_rename_to_a_taken_name_says_so(as_manager, synced, sandbox):
+    synced()
+    html = as_manager.post(
+        url("rename", "custom.vip"), {"display_name": "Lead", "expected_name": "VIP"}, headers=HX
+    ).content.decode()
+    assert "Another label is already called “Lead”" in html
+    assert wix_label(sandbox, "custom.vip")["displayName"] == "VIP"
+    assert Label.objects.get(key="custom.vip").display_name == "VIP"
+
+
+def test_rename_when_renamed_in_wix_meanwhile_shows_the_current_name(as_manager, synced, sandbox):
+    synced()
+    sandbox.api(
+        "PATCH", "/contacts/v4/labels/custom.vip", json={"label": {"displayName": "VIP club"}}
+    )
+    html = as_manager.post(
+        url("rename", "custom.vip"), {"display_name": "V.I.P.", "expected_name": "VIP"}, headers=HX
+    ).content.decode()
+    assert "renamed in Wix to “VIP club” meanwhile" in html
+    assert wix_label(sandbox, "custom.vip")["displayName"] == "VIP club"
+    assert Label.objects.get(key="custom.vip").display_name == "VIP club"
+
+
+def test_rename_when_deleted_in_wix_meanwhile_says_so(as_manager, synced, sandbox):
+    synced()
+    sandbox.api("DELETE", "/contacts/v4/labels/custom.vip")
+    html = as_manager.post(
+        url("rename", "custom.vip"), {"display_name": "V.I.P.", "expected_name": "VIP"}, headers=HX
+    ).content.decode()
+    assert "“VIP” was deleted in Wix meanwhile" in html
+    assert not Label.objects.filter(key="custom.vip").exists()
+    assert wix_label(sandbox, "custom.vip") is None
+
+
+def test_rename_with_a_stale_page_changes_nothing(as_manager, synced, sandbox):
+    synced()
+    html = as_manager.post(
+        url("rename", "custom.vip"),
+        {"display_name": "Gold", "expected_name": "Old VIP"},
+        headers=HX,
+    ).content.decode()
+    assert "Someone renamed this label to “VIP”" in html
+    assert wix_label(sandbox, "custom.vip")["displayName"] == "VIP"
+
+
+def test_system_labels_cannot_be_renamed_or_deleted(as_manager, synced, sandbox):
+    synced()
+    key = "contacts.customers"
+    html = as_manager.post(
+        url("rename", key), {"display_name": "Buyers", "expected_name": "Customers"}, headers=HX
+    ).content.decode()
+    assert "is a system label" in html
+    html = as_manager.post(url("remove", key), {"expected_name": "Customers"}, headers=HX)
+    assert "is a system label" in html.content.decode()
+    assert wix_label(sandbox, key)["displayName"] == "Customers"
+    assert Label.objects.filter(key=key, display_name="Customers").exists()
+    edit = as_manager.get(url("edit", key), headers=HX).content.decode()
+    assert "cannot be renamed" in edit
+    assert 'name="display_name"' not in edit
+
+
+@pytest.mark.parametrize("name", ["", " ", "z" * 181])
+def test_rename_refuses_bad_names(as_manager, synced, sandbox, name):
+    synced()
+    html = as_manager.post(
+        url("rename", "custom.vip"), {"display_name": name, "expected_name": "VIP"}, headers=HX
+    ).content.decode()
+    assert 'class="errorlist"' in html
+    assert wix_label(sandbox, "custom.vip")["displayName"] == "VIP"
+
+
+# --- unknown keys -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "method"),
+    [
+        ("row", "get"),
+        ("edit", "get"),
+        ("rename", "post"),
+        ("delete_confirm", "get"),
+        ("remove", "post"),
+    ],
+)
+def test_unknown_key_is_a_plain_404(as_manager, wix_settings, name, method):
+    response = getattr(as_manager, method)(
+        url(name, "custom.nope"), {"display_name": "x", "expected_name": "x"}, headers=HX
+    )
+    assert response.status_code == 404
+    assert "There is no label with key “custom.nope” any more" in response.content.decode()
+
+
+# --- delete and undo --------------------------------------------------------------------------
+
+
+def test_delete_confirmation_states_how_many_contacts_lose_it(as_manager, synced):
+    wix = synced()
+    n = sum("custom.lead" in c["labelKeys"] for c in wix["contacts"])
+    html = as_manager.get(url("delete_confirm", "custom.lead"), headers=HX).content.decode()
+    assert f"{n} contacts will lose this label" in html
+
+
+def test_delete_then_undo_restores_to_exactly_those_contacts(
+    as_manager, manager, synced, sandbox, run_label_jobs
+):
+    synced()
+    had = wix_contacts_with(sandbox, "custom.lead")
+    response = as_manager.post(url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HX)
+    assert "labelsChanged" in response["HX-Trigger"]
+    assert f"{len(had)} contacts lost it" in response.content.decode()
+    assert wix_label(sandbox, "custom.lead") is None
+    assert not Label.objects.filter(key="custom.lead").exists()
+    deletion = LabelDeletion.objects.get()
+    assert set(deletion.contact_ids) == had
+    assert deletion.deleted_by == manager
+
+    listing = as_manager.get(url("deletions"), headers=HX).content.decode()
+    assert "“Lead”" in listing
+    assert "Undo" in listing
+
+    html = as_manager.post(url("undo", deletion.pk), {"place": "row"}, headers=HX).content.decode()
+    deletion.refresh_from_db()
+    assert deletion.restored_key
+    assert deletion.restored_key != "custom.lead"
+    assert f"the key is now <code>{deletion.restored_key}</code>" in html
+    assert 'hx-swap-oob="afterbegin:#label-activity"' in html
+    run_label_jobs()
+    assert wix_contacts_with(sandbox, deletion.restored_key) == had
+    restored = Label.objects.get(key=deletion.restored_key)
+    assert set(restored.contacts.values_list("wix_id", flat=True)) == had
+
+    again = as_manager.post(url("undo", deletion.pk), headers=HX).content.decode()
+    assert "already been restored" in again
+
+
+def test_undo_is_refused_after_the_window(as_manager, synced, sandbox, settings):
+    synced()
+    settings.LABEL_UNDO_SECONDS = 0
+    as_manager.post(url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HX)
+    deletion = LabelDeletion.objects.get()
+    html = as_manager.post(url("undo", deletion.pk), headers=HX).content.decode()
+    assert "too late" in html
+    assert all(lb["displayName"] != "Lead" for lb in sandbox.dump()["labels"])
+
+
+def test_double_delete_is_harmless(as_manager, synced, sandbox):
+    synced()
+    as_manager.post(url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HX)
+    second = as_manager.post(url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HX)
+    assert second.status_code == 404
+    assert LabelDeletion.objects.count() == 1
+
+
+def test_delete_when_wix_is_down_changes_nothing(as_manager, synced, sandbox):
+    synced()
+    sandbox.set_faults("503=1.0")
+    html = as_manager.post(
+        url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HX
+    ).content.decode()
+    sandbox.set_faults("")
+    assert 'class="errornote"' in html
+    assert "Wix" in html
+    assert Label.objects.filter(key="custom.lead").exists()
+    assert wix_label(sandbox, "custom.lead") is not None
+    assert not LabelDeletion.objects.exists()
+
+
+# --- merge ------------------------------------------------------------------------------------
+
+
+def test_merge_preview_counts_contacts_that_gain_the_target(as_manager, synced, sandbox):
+    wix = synced()
+    vip = {c["id"] for c in wix["contacts"] if "custom.vip" in c["labelKeys"]}
+    lead = {c["id"] for c in wix["contacts"] if "custom.lead" in c["labelKeys"]}
+    html = as_manager.get(
+        url("merge_preview"),
+        {"source": ["custom.vip", "custom.lead"], "target": "custom.vip"},
+        headers=HX,
+    ).content.decode()
+    gained = len(lead - vip)
+    assert f"{gained} contact{'s' if gained != 1 else ''}</strong> will gain “VIP”" in html
+
+
+def test_merge_runs_as_a_job_and_can_be_undone(as_manager, synced, sandbox, run_label_jobs):
+    wix = synced()
+    vip = {c["id"] for c in wix["contacts"] if "custom.vip" in c["labelKeys"]}
+    lead = {c["id"] for c in wix["contacts"] if "custom.lead" in c["labelKeys"]}
+    html = as_manager.post(
+        url("merge"), {"source": ["custom.vip", "custom.lead"], "target": "custom.vip"}, headers=HX
+    ).content.decode()
+    assert "Merge started" in html
+    assert "job-progress" in html
+    run_label_jobs()
+    assert wix_contacts_with(sandbox, "custom.vip") == vip | lead
+    assert wix_label(sandbox, "custom.lead") is None
+    assert not Label.objects.filter(key="custom.lead").exists()
+
+    deletion = LabelDeletion.objects.get(key="custom.lead")
+    as_manager.post(url("undo", deletion.pk), headers=HX)
+    run_label_jobs()
+    deletion.refresh_from_db()
+    assert wix_contacts_with(sandbox, deletion.restored_key) == lead
+    assert wix_contacts_with(sandbox, "custom.vip") == vip
+
+
+def test_merge_refuses_to_merge_a_system_label_away(as_manager, synced, sandbox):
+    synced()
+    html = as_manager.post(
+        url("merge"),
+        {"source": ["contacts.customers", "custom.lead"], "target": "custom.lead"},
+        headers=HX,
+    ).content.decode()
+    assert "cannot be merged away" in html
+    assert wix_label(sandbox, "contacts.customers") is not None
+    assert not LabelDeletion.objects.exists()
+
+
+def test_merge_needs_two_labels(as_manager, synced):
+    synced()
+    html = as_manager.post(url("merge"), {"source": ["custom.lead"]}, headers=HX).content.decode()
+    assert "Tick at least two labels" in html
+
+
+# --- permissions ------------------------------------------------------------------------------
+
+ENDPOINTS = [
+    ("get", "changelist", (), "view_label"),
+    ("get", "row", ("custom.vip",), "view_label"),
+    ("get", "deletions", (), "view_label"),
+    ("post", "create", (), "add_label"),
+    ("get", "edit", ("custom.vip",), "change_label"),
+    ("post", "rename", ("custom.vip",), "change_label"),
+    ("get", "delete_confirm", ("custom.vip",), "delete_label"),
+    ("post", "remove", ("custom.vip",), "delete_label"),
+    ("post", "undo", (1,), "delete_label"),
+    ("get", "merge_preview", (), "delete_label"),
+    ("post", "merge", (), "change_label"),
+]
+
+
+@pytest.mark.parametrize(("method", "name", "args", "perm"), ENDPOINTS)
+def test_each_endpoint_needs_its_permission(
+    client, roles, synced, sandbox, method, name, args, perm
+):
+    synced()
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create_user("nearly", password="pw", is_staff=True)
+    everything = Permission.objects.filter(content_type__app_label="labels")
+    # Seeing labels takes view_label or change_label (the admin's rule).
+    missing = ["view_label", "change_label"] if perm == "view_label" else [perm]
+    user.user_permissions.set(everything.exclude(codename__in=missing))
+    client.force_login(user)
+    data = {
+        "display_name": "Hacked",
+        "expected_name": "VIP",
+        "source": ["custom.vip", "custom.lead"],
+    }
+    response = getattr(client, method)(url(name, *args), data, headers=HX)
+    assert response.status_code == 403
+    assert wix_label(sandbox, "custom.vip")["displayName"] == "VIP"
+    assert all(lb["displayName"] != "Hacked" for lb in sandbox.dump()["labels"])
+
+
+@pytest.mark.parametrize(("method", "name", "args", "perm"), ENDPOINTS)
+def test_anonymous_goes_to_login(client, db, method, name, args, perm):
+    response = getattr(client, method)(url(name, *args), headers=HX)
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
+
+
+def test_marketing_sees_no_rename_or_delete_controls_and_gets_403(
+    client, marketer, synced, sandbox
+):
+    synced()
+    client.force_login(marketer)
+    html = client.get(CHANGELIST).content.decode()
+    assert 'id="label-create"' in html
+    assert "Rename “VIP”" not in html
+    assert "Delete “VIP”" not in html
+    assert 'id="label-merge"' not in html
+    response = client.post(
+        url("rename", "custom.vip"), {"display_name": "Mine", "expected_name": "VIP"}, headers=HX
+    )
+    assert response.status_code == 403
+    assert client.post(url("remove", "custom.vip"), {"expected_name": "VIP"}).status_code == 403
+    assert wix_label(sandbox, "custom.vip")["displayName"] == "VIP"
+
+
+def test_posts_need_the_csrf_token(manager, synced, sandbox):
+    synced()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(manager)
+    response = client.post(
+        url("rename", "custom.vip"), {"display_name": "X", "expected_name": "VIP"}
+    )
+    assert response.status_code == 403
+    assert wix_label(sandbox, "custom.vip")["displayName"] == "VIP"
+
+
+def test_stock_admin_add_and_delete_pages_do_not_write_the_cache(as_manager, synced):
+    synced()
+    vip = Label.objects.get(key="custom.vip")
+    assert as_manager.get(reverse("admin:labels_label_add")).status_code == 302
+    response = as_manager.post(
+        reverse("admin:labels_label_change", args=[vip.pk]), {"display_name": "Z"}
+    )
+    assert response.status_code in (302, 403)
+    assert Label.objects.get(pk=vip.pk).display_name == "VIP"
