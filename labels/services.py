@@ -44,10 +44,6 @@ class LabelStale(LabelError):
         self.label = label
 
 
-def wix_client() -> WixClient:
-    return WixClient.from_settings()
-
-
 def clean_display_name(display_name: str) -> str:
     name = display_name.strip()
     if not name:
@@ -100,7 +96,7 @@ def _refuse_system(label: Label, action: str) -> None:
 def label_create(*, display_name: str, user) -> tuple[Label, bool]:
     """Wix's find-or-create; returns (label, created). An exact match is returned, not made."""
     name = clean_display_name(display_name)
-    with wix_client() as client:
+    with WixClient.from_settings() as client:
         data, created = client.find_or_create_label(name)
     with transaction.atomic():
         label = _cache_upsert(data)
@@ -127,7 +123,7 @@ def label_rename(*, label: Label, display_name: str, expected_name: str, user) -
         )
     if name == label.display_name:
         return label
-    with wix_client() as client:
+    with WixClient.from_settings() as client:
         try:
             current = client.get_label(label.key)
             if current.get("displayName") != expected_name:
@@ -174,7 +170,7 @@ def label_delete(*, label: Label, expected_name: str, user) -> LabelDeletion:
             label=label,
         )
     contact_ids = label_contact_ids(label=label)
-    with wix_client() as client, contextlib.suppress(WixNotFound):
+    with WixClient.from_settings() as client, contextlib.suppress(WixNotFound):
         # Already gone from Wix: the cache follows, and undo still works.
         client.delete_label(label.key)
     with transaction.atomic():
@@ -278,7 +274,7 @@ def label_deletion_undo(*, deletion: LabelDeletion, user) -> UndoResult:
             raise LabelError("The merge is still running; undo it once it has finished.")
         group = list(LabelDeletion.objects.filter(merge_job=merge_job, restored_at__isnull=True))
     result = UndoResult()
-    with wix_client() as client:
+    with WixClient.from_settings() as client:
         for item in group:
             data, _created = client.find_or_create_label(item.display_name)
             with transaction.atomic():

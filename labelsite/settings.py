@@ -140,6 +140,9 @@ WIX_MAX_REQUESTS_PER_MINUTE = env.int("WIX_MAX_REQUESTS_PER_MINUTE", default=200
 WIX_CONNECT_TIMEOUT = env.float("WIX_CONNECT_TIMEOUT", default=5.0)
 WIX_READ_TIMEOUT = env.float("WIX_READ_TIMEOUT", default=30.0)
 WIX_MAX_RETRIES = env.int("WIX_MAX_RETRIES", default=5)
+# Retries wait a random time up to BASE * 2^attempt seconds, never more than CAP.
+WIX_BACKOFF_BASE = env.float("WIX_BACKOFF_BASE", default=0.5)
+WIX_BACKOFF_CAP = env.float("WIX_BACKOFF_CAP", default=30.0)
 # Wix signs webhooks (RS256 JWT); the public key as PEM text, or the path of a PEM file.
 WIX_WEBHOOK_PUBLIC_KEY = env.str("WIX_WEBHOOK_PUBLIC_KEY", default="", multiline=True)
 WIX_WEBHOOK_PUBLIC_KEY_FILE = env.str("WIX_WEBHOOK_PUBLIC_KEY_FILE", default="")

@@ -87,6 +87,8 @@ class WixClient:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
         )
         self.base_url = base_url.rstrip("/")
         self.max_retries = max_retries

@@ -18,6 +18,8 @@ class WixConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     max_retries: int = 5
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.base_url:
@@ -38,6 +40,10 @@ class WixConfig:
             )
         if self.max_retries < 0:
             raise WixConfigurationError("WIX_MAX_RETRIES must be 0 or more.")
+        if not 0 < self.backoff_base <= self.backoff_cap:
+            raise WixConfigurationError(
+                "WIX_BACKOFF_BASE must be positive and at most WIX_BACKOFF_CAP."
+            )
 
     @classmethod
     def from_settings(cls) -> Self:
@@ -57,6 +63,8 @@ class WixConfig:
             connect_timeout=settings.WIX_CONNECT_TIMEOUT,
             read_timeout=settings.WIX_READ_TIMEOUT,
             max_retries=settings.WIX_MAX_RETRIES,
+            backoff_base=settings.WIX_BACKOFF_BASE,
+            backoff_cap=settings.WIX_BACKOFF_CAP,
         )
 
     def __repr__(self) -> str:
