@@ -89,5 +89,6 @@ def test_setup_roles_is_idempotent(db):
     assert {"view_label", "add_label", "view_contact", "label_contacts", "export_contacts"} <= (
         marketing
     )
-    assert not {"change_label", "delete_label"} & marketing
-    assert managers == marketing | {"change_label", "delete_label"}
+    assert {"view_audience", "add_audience", "view_syncrun"} <= marketing
+    assert not {"change_label", "delete_label", "run_sync"} & marketing
+    assert managers == marketing | {"change_label", "delete_label", "run_sync"}

@@ -11,15 +11,13 @@ MARKETING = [
     "contacts.view_contact",
     "contacts.label_contacts",
     "contacts.export_contacts",
-]
-# Audiences are another app's work; they are granted once their permissions exist.
-MARKETING_IF_PRESENT = [
     "contacts.view_audience",
     "contacts.add_audience",
     "contacts.change_audience",
     "contacts.delete_audience",
+    "contacts.view_syncrun",
 ]
-LABEL_MANAGERS_EXTRA = ["labels.change_label", "labels.delete_label"]
+LABEL_MANAGERS_EXTRA = ["labels.change_label", "labels.delete_label", "contacts.run_sync"]
 
 
 def _permissions(names: list[str]) -> list[Permission]:
@@ -42,7 +40,7 @@ class Command(BaseCommand):
         missing = [name for name in MARKETING + LABEL_MANAGERS_EXTRA if not _permissions([name])]
         if missing:
             self.stderr.write(f"Missing permissions (run migrate first): {', '.join(missing)}")
-        marketing = _permissions(MARKETING + MARKETING_IF_PRESENT)
+        marketing = _permissions(MARKETING)
         managers = marketing + _permissions(LABEL_MANAGERS_EXTRA)
         for name, permissions in (("Marketing", marketing), ("Label managers", managers)):
             group, created = Group.objects.get_or_create(name=name)
