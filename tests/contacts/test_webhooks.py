@@ -206,3 +206,30 @@ def test_without_a_configured_key_everything_is_refused(client, settings):
     )
     assert post(client, token).status_code == 401
     assert not Label.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sandbox_signs_events_that_labelsite_applies(live_server, sandbox, settings):
+    """End to end: changes made in (the stand-in for) Wix reach the cache by webhook alone."""
+    settings.WIX_WEBHOOK_PUBLIC_KEY = sandbox.session.get(
+        f"{sandbox.url}/_sandbox/webhook-public-key", timeout=10
+    ).text
+    sandbox.control("POST", "webhooks/url", {"url": f"{live_server.url}{URL}"})
+    label = sandbox.api("POST", "/contacts/v4/labels", json={"displayName": "From Wix"})
+    key = label.json()["label"]["key"]
+    contact = sandbox.api(
+        "POST",
+        "/contacts/v4/contacts",
+        json={"info": {"name": {"first": "Grace"}, "labelKeys": {"items": [key]}}},
+    ).json()["contact"]
+    sandbox.api("PATCH", f"/contacts/v4/labels/{key}", json={"label": {"displayName": "Renamed"}})
+
+    delivered = sandbox.control("POST", "webhooks/flush", {"timeout": 10})
+
+    assert delivered["failed"] == 0
+    assert delivered["delivered"] >= 3
+    assert Label.objects.get(key=key).display_name == "Renamed"
+    cached = Contact.objects.get(wix_id=contact["id"])
+    assert cached.first_name == "Grace"
+    assert list(cached.labels.values_list("key", flat=True)) == [key]
+    assert WebhookEvent.objects.filter(outcome="label created").count() == 1
