@@ -8,11 +8,12 @@ from contacts.models import Audience, Contact
 from contacts.segments import SegmentRules
 from contacts.selectors import contact_count_for_segment
 from contacts.services import audience_delete, audience_update
-from contacts.sync_admin import ReadOnlyCacheAdmin
+from contacts.sync_admin import SyncRunAdmin  # noqa: F401  (registers the sync pages)
+from labelsite.admin import ReadOnlyModelAdmin
 
 
 @admin.register(Contact)
-class ContactAdmin(ReadOnlyCacheAdmin):
+class ContactAdmin(ReadOnlyModelAdmin):
     """The contacts page is the audience builder; the change page shows a contact's labels."""
 
     def get_urls(self):

@@ -16,7 +16,7 @@ from contacts.selectors import contact_wix_ids_for_change
 from contacts.sync import contacts_upsert_page
 from labels.bulk import label_job_start
 from labels.models import Label, LabelJob
-from labels.sync import label_from_wix
+from labels.sync import label_cache_upsert
 from labelsite.wix import WixClient
 
 
@@ -162,21 +162,7 @@ def audience_label_start(
     gives it to every contact of the audience that lacks it."""
     with _wix(client) as wix:
         data, _created = wix.find_or_create_label(label_name)
-    fresh = label_from_wix(data)
-    label, _ = Label.objects.update_or_create(
-        key=fresh.key,
-        defaults={
-            field: getattr(fresh, field)
-            for field in (
-                "display_name",
-                "label_type",
-                "namespace",
-                "namespace_display_name",
-                "remote_created_at",
-                "remote_updated_at",
-            )
-        },
-    )
+    label = label_cache_upsert(data)
     rules = SegmentRules.from_json(audience.rules)
     wix_ids = contact_wix_ids_for_change(rules=rules, add_ids=[label.pk])
     return label_job_start(

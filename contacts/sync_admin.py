@@ -11,23 +11,11 @@ from django_htmx.http import HttpResponseClientRefresh
 from contacts.models import SyncRun
 from contacts.sync import SyncAlreadyRunning, sync_run_start
 from contacts.tasks import run_sync
-
-
-class ReadOnlyCacheAdmin(admin.ModelAdmin):
-    """The cache mirrors Wix: it changes only through labelsite's services and the sync."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from labelsite.admin import ReadOnlyModelAdmin
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(ReadOnlyCacheAdmin):
+class SyncRunAdmin(ReadOnlyModelAdmin):
     list_display = [
         "__str__",
         "status",
@@ -40,7 +28,10 @@ class SyncRunAdmin(ReadOnlyCacheAdmin):
     ]
     list_filter = ["kind", "status"]
     fieldsets = [
-        (None, {"fields": ["kind", "status", "requested_by", "started_at", "finished_at", "error"]}),
+        (
+            None,
+            {"fields": ["kind", "status", "requested_by", "started_at", "finished_at", "error"]},
+        ),
         (
             "Counts",
             {

@@ -5,10 +5,11 @@ from django.urls import path
 from labels import views
 from labels.job_admin import LabelJobAdmin  # noqa: F401  (registers the job pages)
 from labels.models import Label
+from labelsite.admin import ReadOnlyModelAdmin
 
 
 @admin.register(Label)
-class LabelAdmin(admin.ModelAdmin):
+class LabelAdmin(ReadOnlyModelAdmin):
     """The labels page (labels/views.py) in place of the stock change list.
 
     The stock add, change and delete pages would write only to the cache, never to Wix, so they
@@ -17,7 +18,6 @@ class LabelAdmin(admin.ModelAdmin):
     """
 
     readonly_fields = [f.name for f in Label._meta.fields]
-    actions = None
 
     def get_urls(self):
         def wrap(view):
@@ -50,12 +50,3 @@ class LabelAdmin(admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         return redirect("admin:labels_label_changelist")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

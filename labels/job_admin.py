@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import trigger_client_event
 
 from labels.models import LabelJob
+from labelsite.admin import ReadOnlyModelAdmin
 
 PROGRESS_TEMPLATE = "admin/labels/labeljob/progress.html"
 
@@ -30,7 +31,7 @@ def label_job_progress(request, job_id: int):
 
 
 @admin.register(LabelJob)
-class LabelJobAdmin(admin.ModelAdmin):
+class LabelJobAdmin(ReadOnlyModelAdmin):
     list_display = ["__str__", "description", "status", "done", "failed", "total", "created_at"]
     list_filter = ["kind", "status"]
     exclude = ["contact_ids"]
@@ -48,12 +49,3 @@ class LabelJobAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in LabelJob._meta.fields if f.name != "contact_ids"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

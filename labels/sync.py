@@ -90,6 +90,15 @@ def _log_pull(result: LabelPullResult) -> None:
     LogEntry.objects.bulk_create(entries, batch_size=500)
 
 
+def label_cache_upsert(data: dict) -> Label:
+    """Write one label, as Wix returned it, into the cache."""
+    fresh = label_from_wix(data)
+    label, _ = Label.objects.update_or_create(
+        key=fresh.key, defaults={name: getattr(fresh, name) for name in SYNCED_FIELDS}
+    )
+    return label
+
+
 @dataclass
 class LabelPullResult:
     created: list[Label] = field(default_factory=list)
