@@ -10,8 +10,9 @@ from contacts.webhooks import WebhookMalformed, WebhookRejected, webhook_apply, 
 def wix_webhook(request: HttpRequest) -> HttpResponse:
     try:
         event = webhook_decode(request.body.decode("utf-8", errors="replace"))
+        outcome = webhook_apply(event)
     except WebhookRejected as error:
         return HttpResponse(str(error), status=401, content_type="text/plain")
     except WebhookMalformed as error:
         return HttpResponse(str(error), status=400, content_type="text/plain")
-    return JsonResponse({"outcome": webhook_apply(event)})
+    return JsonResponse({"outcome": outcome})

@@ -61,6 +61,26 @@ def _json(value: object) -> dict:
     return json.loads(value) if isinstance(value, str) else value
 
 
+ID_MAX_LENGTH = 100  # WebhookEvent's event_type, event_id and entity_id columns
+
+
+def _id(value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > ID_MAX_LENGTH or "\x00" in value:
+        raise ValueError("bad id")
+    return value
+
+
+def _has_nul(value: object) -> bool:
+    """PostgreSQL cannot store NUL in text: an event carrying one is unreadable, not a 500."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def webhook_decode(token: str) -> WixEvent:
     key = webhook_public_key()
     if not key:
@@ -86,10 +106,12 @@ def webhook_decode(token: str) -> WixEvent:
             ),
             None,
         )
+        if entity is not None and (not isinstance(entity, dict) or _has_nul(entity)):
+            raise ValueError("bad entity")
         return WixEvent(
-            event_type=outer["eventType"],
-            event_id=envelope["id"],
-            entity_id=envelope["entityId"],
+            event_type=_id(outer["eventType"]),
+            event_id=_id(envelope["id"]),
+            entity_id=_id(envelope["entityId"]),
             event_time=parse_wix_datetime(envelope.get("eventTime")),
             entity=entity,
         )
@@ -149,7 +171,10 @@ def _apply_contact(event: WixEvent) -> str:
 
 
 def webhook_apply(event: WixEvent) -> str:
-    """Apply one event once. Returns what happened, in a few words."""
+    """Apply one event once. Returns what happened, in a few words.
+
+    An entity missing what the cache needs raises `WebhookMalformed`, and nothing is recorded.
+    """
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -161,12 +186,17 @@ def webhook_apply(event: WixEvent) -> str:
                 )
         except IntegrityError:
             return "ignored: already applied"
-        if ".label_" in event.event_type:
-            outcome = _apply_label(event)
-        elif ".contact_" in event.event_type:
-            outcome = _apply_contact(event)
-        else:
-            outcome = "ignored: not an event labelsite uses"
+        try:
+            if ".label_" in event.event_type:
+                outcome = _apply_label(event)
+            elif ".contact_" in event.event_type:
+                outcome = _apply_contact(event)
+            else:
+                outcome = "ignored: not an event labelsite uses"
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise WebhookMalformed(
+                f"Unreadable webhook entity ({type(error).__name__}: {error})."
+            ) from None
         record.outcome = outcome
         record.save(update_fields=["outcome"])
     return outcome

@@ -1,13 +1,61 @@
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 
 from labels.models import Label
 from labels.selectors import ORDERINGS
-from labels.services import NAME_MAX_LENGTH
+from labels.services import (
+    NAME_MAX_LENGTH,
+    control_character_problem,
+    display_name_problem,
+)
 
 
-class LabelNameField(forms.CharField):
+def reject_control_characters(value: object) -> None:
+    """Every one-line text input: no NUL (PostgreSQL cannot store it) and no other control
+    characters, refused with a plain message."""
+    if problem := control_character_problem(str(value)):
+        raise ValidationError(problem, code="control_characters")
+
+
+class PlainTextField(forms.CharField):
+    """A one-line text input that refuses NUL and other control characters plainly."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        # Django's own NUL check would repeat the message given by ours.
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+        self.validators.append(reject_control_characters)
+
+
+class KeyChoicesField(forms.ModelMultipleChoiceField):
+    """Ticked label keys; a key no label can have (NUL) is an unknown key, not a database error."""
+
+    def clean(self, value):
+        if isinstance(value, (list, tuple)) and any("\x00" in str(v) for v in value):
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().clean(value)
+
+
+class KeyChoiceField(forms.ModelChoiceField):
+    def to_python(self, value):
+        if value and "\x00" in str(value):
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+def _validate_label_name(value: str) -> None:
+    # Emptiness and length have their own messages (required, max_length).
+    if value and len(value) <= NAME_MAX_LENGTH and (problem := display_name_problem(value)):
+        raise ValidationError(problem, code="invalid_name")
+
+
+class LabelNameField(PlainTextField):
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("label", "Name")
+        kwargs.setdefault("validators", [_validate_label_name])
         super().__init__(
             max_length=NAME_MAX_LENGTH,
             strip=True,
@@ -25,7 +73,7 @@ class LabelNameField(forms.CharField):
 class LabelListForm(forms.Form):
     """The page's state in its URL: search, sort and page."""
 
-    q = forms.CharField(required=False, max_length=200)
+    q = PlainTextField(required=False, max_length=200)
     o = forms.ChoiceField(required=False, choices=[(o, o) for o in ORDERINGS])
     page = forms.IntegerField(required=False, min_value=1)
 
@@ -36,13 +84,25 @@ class LabelCreateForm(forms.Form):
     confirm_similar = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
+STALE_PAGE = {
+    "required": "This page is out of date; reload it and try again.",
+    "max_length": "This page is out of date; reload it and try again.",
+    "null_characters_not_allowed": "This page is out of date; reload it and try again.",
+}
+
+
 class LabelRenameForm(forms.Form):
     display_name = LabelNameField(label="New name")
-    expected_name = forms.CharField(strip=False, max_length=NAME_MAX_LENGTH)
+    # The name the page showed (any text Wix holds, so only NUL is refused, by Django).
+    expected_name = forms.CharField(
+        strip=False, max_length=NAME_MAX_LENGTH, error_messages=STALE_PAGE
+    )
 
 
 class LabelDeleteForm(forms.Form):
-    expected_name = forms.CharField(strip=False, max_length=NAME_MAX_LENGTH)
+    expected_name = forms.CharField(
+        strip=False, max_length=NAME_MAX_LENGTH, error_messages=STALE_PAGE
+    )
 
 
 class LabelUndoForm(forms.Form):
@@ -50,7 +110,7 @@ class LabelUndoForm(forms.Form):
 
 
 class LabelMergeForm(forms.Form):
-    source = forms.ModelMultipleChoiceField(
+    source = KeyChoicesField(
         queryset=Label.objects.all(),
         to_field_name="key",
         error_messages={
@@ -58,7 +118,7 @@ class LabelMergeForm(forms.Form):
             "invalid_choice": "One of the ticked labels no longer exists; reload the page.",
         },
     )
-    target = forms.ModelChoiceField(
+    target = KeyChoiceField(
         queryset=Label.objects.all(),
         to_field_name="key",
         required=False,

@@ -40,6 +40,8 @@ def label_list(*, query: str = "", order: str = DEFAULT_ORDER) -> QuerySet[Label
 
 
 def label_get(*, key: str) -> Label | None:
+    if "\x00" in key:
+        return None  # no label has it, and PostgreSQL refuses NUL in a query
     return Label.objects.filter(key=key).annotate(contact_count=Count("contacts")).first()
 
 

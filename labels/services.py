@@ -7,6 +7,7 @@ Wix enforces (system labels are read-only, names are 1..180 characters) are chec
 from __future__ import annotations
 
 import contextlib
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,10 +20,18 @@ from django.utils import timezone
 from labels.bulk import label_job_start
 from labels.models import Label, LabelDeletion, LabelJob
 from labels.selectors import label_contact_ids, label_merge_gainers, undo_seconds
-from labels.sync import SYNCED_FIELDS, label_from_wix, sync_user
+from labels.sync import label_cache_upsert, label_from_wix, sync_user
 from labelsite.wix import WixClient, WixConflict, WixNotFound
 
 NAME_MAX_LENGTH = 180
+# Invisible characters that make two names look alike or turn the text around: bidi embeddings,
+# overrides and isolates, zero-width space, word joiner, byte order mark. Zero-width joiners stay
+# (emoji sequences and many scripts need them), and so do the left/right-to-left marks.
+INVISIBLE = frozenset(
+    "\u200b\u2060\ufeff"
+    + "".join(map(chr, range(0x202A, 0x202F)))
+    + "".join(map(chr, range(0x2066, 0x206A)))
+)
 
 
 class LabelError(Exception):
@@ -44,14 +53,40 @@ class LabelStale(LabelError):
         self.label = label
 
 
+def control_character_problem(text: str) -> str:
+    """Why `text` cannot be one line of plain text (control characters), or ""."""
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cs")), None)
+    if bad is None:
+        return ""
+    if bad == "\x00":
+        return "Null characters are not allowed."
+    return (
+        "Control characters (line breaks, tabs and the like) are not allowed; "
+        f"this text has U+{ord(bad):04X}."
+    )
+
+
+def display_name_problem(name: str) -> str:
+    """Why `name` (trimmed) cannot be a label name, or "": the rules Wix's names follow."""
+    if not name:
+        return "Type a name for the label."
+    if len(name) > NAME_MAX_LENGTH:
+        return f"Names can have at most {NAME_MAX_LENGTH} characters; this one has {len(name)}."
+    if problem := control_character_problem(name):
+        return problem
+    bad = next((c for c in name if c in INVISIBLE), None)
+    if bad is not None:
+        return (
+            "Names cannot contain invisible characters that hide or reverse text; "
+            f"this one has U+{ord(bad):04X}."
+        )
+    return ""
+
+
 def clean_display_name(display_name: str) -> str:
     name = display_name.strip()
-    if not name:
-        raise LabelError("Type a name for the label.")
-    if len(name) > NAME_MAX_LENGTH:
-        raise LabelError(
-            f"Names can have at most {NAME_MAX_LENGTH} characters; this one has {len(name)}."
-        )
+    if problem := display_name_problem(name):
+        raise LabelError(problem)
     return name
 
 
@@ -64,14 +99,6 @@ def _log(*, user, label: Label, action: int, message: str) -> None:
         action_flag=action,
         change_message=message,
     )
-
-
-def _cache_upsert(data: dict) -> Label:
-    fresh = label_from_wix(data)
-    label, _ = Label.objects.update_or_create(
-        key=fresh.key, defaults={name: getattr(fresh, name) for name in SYNCED_FIELDS}
-    )
-    return label
 
 
 def _forget_gone(label: Label) -> None:
@@ -99,7 +126,7 @@ def label_create(*, display_name: str, user) -> tuple[Label, bool]:
     with WixClient.from_settings() as client:
         data, created = client.find_or_create_label(name)
     with transaction.atomic():
-        label = _cache_upsert(data)
+        label = label_cache_upsert(data)
         if created:
             _log(
                 user=user,
@@ -127,7 +154,7 @@ def label_rename(*, label: Label, display_name: str, expected_name: str, user) -
         try:
             current = client.get_label(label.key)
             if current.get("displayName") != expected_name:
-                label = _cache_upsert(current)
+                label = label_cache_upsert(current)
                 raise LabelStale(
                     f"This label was renamed in Wix to “{label.display_name}” meanwhile; "
                     "nothing was changed. Here it is as it is now.",
@@ -278,7 +305,7 @@ def label_deletion_undo(*, deletion: LabelDeletion, user) -> UndoResult:
         for item in group:
             data, _created = client.find_or_create_label(item.display_name)
             with transaction.atomic():
-                label = _cache_upsert(data)
+                label = label_cache_upsert(data)
                 job = label_job_start(
                     requested_by=user,
                     description=f"Restore “{item.display_name}” to {item.contact_count} contacts",
