@@ -9,6 +9,9 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url, trigger_client_event
 from django_htmx.middleware import HtmxDetails
@@ -31,6 +34,7 @@ from contacts.selectors import (
     contact_history,
     contact_page_for_segment,
     contact_wix_ids_for_change,
+    label_chips_for_contacts,
     label_job_list_for_contact,
     label_list_for_search,
     label_map_for_contacts,
@@ -85,9 +89,7 @@ def _results_context(form: ContactPageForm, request: HttpRequest) -> dict:
         before=data["before"],
         count=count,
     )
-    chips = label_map_for_contacts(c.pk for c in page.contacts)
-    for contact in page.contacts:
-        contact.chips = chips.get(contact.pk, [])
+    _prepare_rows(page.contacts)
     number = data["page"] or 1
     audience_id = data["audience"]
     keep = {"per_page": per_page if per_page != 25 else None, "audience": audience_id}
@@ -110,6 +112,30 @@ def _results_context(form: ContactPageForm, request: HttpRequest) -> dict:
         "can_label": request.user.has_perm("contacts.label_contacts"),
         "can_export": request.user.has_perm("contacts.export_contacts"),
     }
+
+
+def _prepare_rows(contacts: list[Contact]) -> None:
+    """Give each row its link, name, date and chips ready to print.
+
+    The row loop is the page's hot spot (200 rows, some 700 chips): one `reverse`, one chip
+    fragment per distinct label and no filters in the loop keep rendering a few milliseconds.
+    """
+    change_url = reverse("admin:contacts_contact_change", args=[0]).replace("/0/", "/{}/", 1)
+    chips = label_chips_for_contacts(contact_ids=[c.pk for c in contacts])
+    fragments: dict[tuple[str, bool], SafeString] = {}
+    for contact in contacts:
+        items = []
+        for chip in chips.get(contact.pk, ()):
+            if chip not in fragments:
+                name, system = chip
+                fragments[chip] = format_html(
+                    '<li class="chip{}">{}</li>', " chip-system" if system else "", name
+                )
+            items.append(fragments[chip])
+        contact.chip_items = mark_safe("".join(items))  # noqa: S308 (joined escaped fragments)
+        contact.url = change_url.format(contact.pk)
+        contact.title = str(contact)
+        contact.created = timezone.localtime(contact.remote_created_at).strftime("%Y-%m-%d")
 
 
 @require_GET

@@ -3,10 +3,16 @@
 The label rules run on `ContactLabel` alone, through its (label, contact) index: ALL of is an
 intersection of one label's members per key, ANY of one IN list, NONE of a NOT IN. Pages walk
 the (remote_created_at, wix_id) index keyset-style, so page 4,000 costs what page 1 costs.
+
+Counts are cached under the segment version, a value that database triggers change on every
+write to contacts or memberships (migration 0003): a cached count is never stale, and an
+audience viewed again, or listed among saved audiences, costs one indexed read.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -14,7 +20,9 @@ from datetime import datetime
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from contacts.models import Contact, ContactLabel
 from contacts.segments import SegmentRules
@@ -77,6 +85,11 @@ def _has(label_ids: list[int], outer: str = "pk") -> Exists:
     memberships = ContactLabel.objects.filter(contact_id=OuterRef(outer))
     if len(label_ids) == 1:
         return Exists(memberships.filter(label_id=label_ids[0]))
+    if connection.vendor == "sqlite":
+        # SQLite would seek the (label, contact) index once per label; reading the contact's
+        # few memberships in one (contact, label) range is a fifth faster. `+ 0` steers it there.
+        memberships = memberships.alias(any_label=F("label_id") + 0)
+        return Exists(memberships.filter(any_label__in=label_ids))
     return Exists(memberships.filter(label_id__in=label_ids))
 
 
@@ -138,12 +151,59 @@ def contact_list_for_segment(
     )
 
 
+COUNT_CACHE_SECONDS = 3600
+VERSION_SQL = "SELECT value FROM contacts_segment_version WHERE id = 1"
+# SQLite drops a table's triggers when a migration rebuilds the table: then nothing is cached.
+SQLITE_VERSION_SQL = (
+    "SELECT value FROM contacts_segment_version WHERE id = 1 AND (SELECT COUNT(*) "
+    "FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'contacts_segment_version%') = 6"
+)
+
+
+def segment_version() -> int | None:
+    """The current segment version (see migration 0003), or None when it cannot be trusted."""
+    with connection.cursor() as cursor:
+        cursor.execute(SQLITE_VERSION_SQL if connection.vendor == "sqlite" else VERSION_SQL)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _count_cache_key(rules: SegmentRules, ids: dict[str, int], version: int) -> str:
+    shape = [
+        sorted(ids[k] for k in rules.all_of if k in ids),
+        # An unknown key in ALL of empties the audience: keep that apart from "no ALL of".
+        any(k not in ids for k in rules.all_of),
+        sorted(ids[k] for k in rules.any_of if k in ids),
+        bool(rules.any_of),
+        sorted(ids[k] for k in rules.none_of if k in ids),
+        rules.unlabeled,
+        rules.search,
+    ]
+    digest = hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:32]
+    return f"contacts:segment-count:{connection.alias}:{version}:{digest}"
+
+
 def contact_count_for_segment(
-    *, rules: SegmentRules, label_ids: dict[str, int] | None = None
+    *, rules: SegmentRules, label_ids: dict[str, int] | None = None, cached: bool = True
 ) -> int:
-    """How many contacts match. With an ALL-of label the count walks that label's memberships
-    and probes the rest, which reads far fewer rows than the whole contact table."""
+    """How many contacts match, from the cache when nothing was written since it was counted.
+
+    `cached=False` always counts (the benchmark's cold figure)."""
     ids = _label_ids(rules, label_ids)
+    version = segment_version() if cached else None
+    if version is None:
+        return _count(rules, ids)
+    key = _count_cache_key(rules, ids, version)
+    count = cache.get(key)
+    if count is None:
+        count = _count(rules, ids)
+        cache.set(key, count, COUNT_CACHE_SECONDS)
+    return count
+
+
+def _count(rules: SegmentRules, ids: dict[str, int]) -> int:
+    """With an ALL-of label the count walks that label's memberships and probes the rest,
+    which reads far fewer rows than the whole contact table."""
     if not rules.all_of:
         return Contact.objects.filter(segment_filter(rules, label_ids=ids)).count()
     if any(k not in ids for k in rules.all_of) or rules.unlabeled:
@@ -222,6 +282,22 @@ def label_map_for_contacts(contact_ids: Iterable[int]) -> dict[int, list[Label]]
     return chips
 
 
+def label_chips_for_contacts(*, contact_ids: Iterable[int]) -> dict[int, list[tuple[str, bool]]]:
+    """Each contact's labels as (name, is system) pairs, by name, in one query.
+
+    Plain tuples rather than `Label` rows: a page of 200 contacts holds some 700 chips, and
+    building a model instance for each was the page's largest Python cost."""
+    chips: dict[int, list[tuple[str, bool]]] = defaultdict(list)
+    rows = (
+        ContactLabel.objects.filter(contact_id__in=list(contact_ids))
+        .order_by("label__display_name", "label__key")
+        .values_list("contact_id", "label__display_name", "label__label_type")
+    )
+    for contact_id, name, label_type in rows:
+        chips[contact_id].append((name, label_type == Label.Type.SYSTEM))
+    return chips
+
+
 def contact_wix_ids_for_change(
     *,
     rules: SegmentRules,
@@ -246,14 +322,28 @@ def contact_wix_ids_for_change(
 def contact_rows_for_export(
     *, rules: SegmentRules, label_ids: dict[str, int] | None = None, chunk_size: int = 2000
 ) -> Iterator[tuple[Contact, list[str]]]:
-    """Every contact of the audience with its label names, read chunk by chunk."""
-    contacts = contact_list_for_segment(rules=rules, label_ids=label_ids).only(
+    """Every contact of the audience with its label names, read chunk by chunk.
+
+    Each chunk is a short keyset query walking the created-date index, not one long cursor: a
+    server-side cursor outside a transaction is declared WITH HOLD, and PostgreSQL materialises
+    the whole result before the first row (two seconds at a million contacts). The first chunk
+    is small, so the download starts at once."""
+    ids = _label_ids(rules, label_ids)
+    names = dict(Label.objects.values_list("pk", "display_name"))
+    contacts = contact_list_for_segment(rules=rules, label_ids=ids, probe=True).only(
         "first_name", "last_name", "email", "phone", "remote_created_at", "wix_id"
     )
-    names = dict(Label.objects.values_list("pk", "display_name"))
-    chunk: list[Contact] = []
-
-    def flush():
+    after, size = None, min(chunk_size, 200)
+    while True:
+        chunk_query = contacts
+        if after is not None:
+            chunk_query = contacts.filter(
+                Q(remote_created_at__gte=after.created),
+                Q(remote_created_at__gt=after.created) | Q(wix_id__gt=after.wix_id),
+            )
+        chunk = list(chunk_query[:size])
+        if not chunk:
+            return
         labels: dict[int, list[str]] = defaultdict(list)
         for contact_id, label_id in ContactLabel.objects.filter(
             contact_id__in=[c.pk for c in chunk]
@@ -261,14 +351,9 @@ def contact_rows_for_export(
             labels[contact_id].append(names.get(label_id, ""))
         for contact in chunk:
             yield contact, sorted(labels[contact.pk])
-
-    for contact in contacts.iterator(chunk_size=chunk_size):
-        chunk.append(contact)
-        if len(chunk) >= chunk_size:
-            yield from flush()
-            chunk = []
-    if chunk:
-        yield from flush()
+        if len(chunk) < size:
+            return
+        after, size = Cursor.of(chunk[-1]), chunk_size
 
 
 def contact_history(*, contact: Contact, limit: int = 50) -> list[LogEntry]:

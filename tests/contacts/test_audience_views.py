@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -65,6 +66,38 @@ def test_page_queries_are_few_and_do_not_grow_with_rows(admin_client, data, per_
     assert len(partial) <= 8
     assert "<html" not in response.content.decode()
     assert 'id="results"' in response.content.decode()
+
+
+@pytest.mark.parametrize("per_page", [25, 200])
+def test_page_queries_stay_within_eight_with_and_without_a_cached_count(
+    admin_client, data, django_assert_max_num_queries, per_page
+):
+    url = f"{PAGE}?all=custom.vip&any=custom.spring&any=custom.vip&per_page={per_page}"
+    cache.clear()
+    with django_assert_max_num_queries(8):
+        cold = admin_client.get(url)
+    with django_assert_max_num_queries(7):
+        warm = admin_client.get(url)
+    assert cold.context["count"] == warm.context["count"] == 225
+    assert warm.content.decode().count('name="contact"') == min(per_page, 225)
+
+
+def test_rows_show_escaped_chips_links_and_dates(admin_client, data):
+    contacts, vip, _ = data
+    vip.display_name = "<b>VIP</b>"
+    vip.save()
+    system = Label.objects.create(
+        key="contacts.customers", display_name="Customers", label_type=Label.Type.SYSTEM
+    )
+    ContactLabel.objects.create(contact=contacts[0], label=system)
+    body = admin_client.get(f"{PAGE}?all=custom.vip").content.decode()
+    first = body.split('value="id0000"', 1)[1].split("</tr>", 1)[0]
+    change = reverse("admin:contacts_contact_change", args=[contacts[0].pk])
+    assert f'<a href="{change}">Ann0 Smith</a>' in first
+    assert '<li class="chip">&lt;b&gt;VIP&lt;/b&gt;</li>' in first
+    assert '<li class="chip chip-system">Customers</li>' in first
+    assert ">2024-01-01<" in first
+    assert "<b>VIP</b>" not in body
 
 
 def test_page_turns_carry_the_count_and_stay_in_order(admin_client, data):

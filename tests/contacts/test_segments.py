@@ -4,6 +4,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +16,9 @@ from contacts.selectors import (
     contact_count_for_segment,
     contact_list_for_segment,
     contact_page_for_segment,
+    contact_rows_for_export,
     contact_wix_ids_for_change,
+    segment_version,
 )
 from labels.models import Label
 
@@ -92,7 +96,13 @@ def test_segments_match_python_sets(population):
     def check(rules, per_page):
         want = expected(rules, contacts, memberships)
         assert list(contact_list_for_segment(rules=rules).values_list("wix_id", flat=True)) == want
+        # Asked twice: the second answer comes from the count cache.
         assert contact_count_for_segment(rules=rules) == len(want)
+        assert contact_count_for_segment(rules=rules) == len(want)
+        assert contact_count_for_segment(rules=rules, cached=False) == len(want)
+        exported = list(contact_rows_for_export(rules=rules, chunk_size=per_page))
+        assert [c.wix_id for c, _ in exported] == want
+        assert all(names == sorted(k.upper() for k in memberships[c.pk]) for c, names in exported)
         # Walk every page forward by keyset, with both query shapes, then one page back.
         for count in (None, len(want)):
             seen, page = [], contact_page_for_segment(rules=rules, per_page=per_page, count=count)
@@ -112,6 +122,104 @@ def test_segments_match_python_sets(population):
                 assert [c.wix_id for c in back.contacts] == want[max(start, 0) : start + per_page]
 
     check()
+
+
+def counted(rules: SegmentRules) -> tuple[int, bool]:
+    """The count, and whether it was counted by SQL rather than read from the cache."""
+    with CaptureQueriesContext(connection) as queries:
+        count = contact_count_for_segment(rules=rules)
+    return count, any('"contacts_contact' in q["sql"] for q in queries)
+
+
+def _add_membership(contacts, labels):
+    ContactLabel.objects.create(contact=contacts[0], label=labels[KEYS[5]])
+
+
+def _remove_memberships(contacts, labels):
+    ContactLabel.objects.filter(label=labels[KEYS[0]], contact__in=contacts[:20]).delete()
+
+
+def _raw_sql_membership(contacts, labels):  # as the sync writes
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO contacts_contactlabel (contact_id, label_id) VALUES (%s, %s)",
+            [contacts[1].pk, labels[KEYS[4]].pk],
+        )
+
+
+def _rename_contact(contacts, labels):
+    Contact.objects.filter(pk=contacts[2].pk).update(first_name="Zed", email="zed@example.com")
+
+
+def _delete_contact(contacts, labels):
+    Contact.objects.filter(pk__in=[c.pk for c in contacts[:5]]).delete()
+
+
+def _delete_label(contacts, labels):
+    labels[KEYS[1]].delete()
+
+
+def _new_contact(contacts, labels):
+    Contact.objects.create(
+        wix_id="new",
+        first_name="Ann",
+        remote_created_at=contacts[0].remote_created_at,
+        remote_updated_at=contacts[0].remote_updated_at,
+    )
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        _add_membership,
+        _remove_memberships,
+        _raw_sql_membership,
+        _rename_contact,
+        _delete_contact,
+        _delete_label,
+        _new_contact,
+    ],
+)
+def test_cached_counts_follow_every_write(population, write):
+    contacts, _ = population
+    labels = {label.key: label for label in Label.objects.all()}
+    everyone = [
+        SegmentRules(),
+        SegmentRules(all_of=(KEYS[0],), none_of=(KEYS[5],)),
+        SegmentRules(any_of=(KEYS[1], KEYS[4])),
+        SegmentRules(unlabeled=True),
+        SegmentRules(search="ann"),
+        SegmentRules(search="zed"),
+    ]
+    for rules in everyone:
+        counted(rules)
+        assert counted(rules)[1] is False, "the second count should come from the cache"
+    version = segment_version()
+    write(contacts, labels)
+    assert segment_version() != version
+    for rules in everyone:
+        count, fresh = counted(rules)
+        assert fresh
+        assert count == contact_count_for_segment(rules=rules, cached=False)
+
+
+def test_contact_updates_outside_the_searched_fields_keep_the_cache(population):
+    contacts, _ = population
+    rules = SegmentRules(search="ann")
+    counted(rules)
+    Contact.objects.filter(pk=contacts[0].pk).update(revision=7)
+    if connection.vendor == "sqlite":  # PostgreSQL's statement trigger does not look at columns
+        assert counted(rules)[1] is False
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite rebuilds tables in migrations")
+def test_no_caching_without_the_triggers(population):
+    rules = SegmentRules(all_of=(KEYS[0],))
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER contacts_segment_version_contactlabel_insert")
+    assert segment_version() is None
+    assert counted(rules)[1]
+    assert counted(rules)[1]
 
 
 def test_change_preview_counts_only_contacts_that_change(population):
