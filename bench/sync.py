@@ -1,7 +1,8 @@
 """Benchmark the sync service against the local sandbox and print JSON.
 
     .venv/bin/python bench/sync.py --contacts 100000 --labels 300
-    DATABASE_URL=postgres://labelsite:labelsite@127.0.0.1:5432/labelsite .venv/bin/python bench/sync.py
+    DATABASE_URL=postgres://labelsite:labelsite@127.0.0.1:5432/labelsite \
+        .venv/bin/python bench/sync.py
 
 Measures: the fetch-only floor (the same pages fetched and decoded, nothing written), a full sync
 into an empty cache (wall time, contacts/s, requests, SQL statements per page), an incremental
@@ -32,7 +33,7 @@ def scratch_database(url: str | None) -> tuple[str, callable]:
         folder = tempfile.mkdtemp(prefix="labelsite-bench-")
         path = Path(folder) / "bench.sqlite3"
         return f"sqlite:///{path}", lambda: [p.unlink() for p in Path(folder).glob("*")]
-    import psycopg  # noqa: PLC0415
+    import psycopg
 
     base, _, name = url.rpartition("/")
     scratch = f"{name}_bench_sync"
@@ -41,7 +42,7 @@ def scratch_database(url: str | None) -> tuple[str, callable]:
         connection.execute(f'CREATE DATABASE "{scratch}"')
 
     def drop() -> None:
-        from django.db import connections  # noqa: PLC0415
+        from django.db import connections
 
         connections.close_all()
         with psycopg.connect(url, autocommit=True) as connection:
@@ -66,17 +67,17 @@ def main() -> None:
         DJANGO_SETTINGS_MODULE="labelsite.settings",
         SYNC_INTERVAL_SECONDS="0",
     )
-    import django  # noqa: PLC0415
+    import django
 
     django.setup()
-    from django.core.management import call_command  # noqa: PLC0415
-    from django.db import connection  # noqa: PLC0415
+    from django.core.management import call_command
+    from django.db import connection
 
-    from contacts.models import Contact, ContactLabel, SyncRun  # noqa: PLC0415
-    from contacts.sync import contact_pages, sync_wix  # noqa: PLC0415
-    from labels.models import Label  # noqa: PLC0415
-    from labelsite.wix import WixClient  # noqa: PLC0415
-    from tests.sandbox import SandboxProcess  # noqa: PLC0415
+    from contacts.models import Contact, ContactLabel, SyncRun
+    from contacts.sync import contact_pages, sync_wix
+    from labels.models import Label
+    from labelsite.wix import WixClient
+    from tests.sandbox import SandboxProcess
 
     call_command("migrate", verbosity=0)
     result: dict = {
@@ -136,7 +137,7 @@ def main() -> None:
             }
 
             with client_for(sandbox) as client:
-                changed = [c["id"] for c in sandbox.dump()["contacts"][:: 100]]
+                changed = [c["id"] for c in sandbox.dump()["contacts"][::100]]
                 key = Label.objects.filter(label_type="USER_DEFINED").order_by("pk").last().key
                 sandbox.control("POST", "bulk-jobs/pace", {"itemsPerSecond": 1_000_000})
                 for start in range(0, len(changed), 1000):

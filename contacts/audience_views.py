@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -20,6 +20,7 @@ from contacts.export import contact_csv_rows
 from contacts.forms import (
     PER_PAGE_CHOICES,
     AudienceForm,
+    AudienceIdForm,
     BulkLabelForm,
     ContactLabelForm,
     ContactPageForm,
@@ -196,7 +197,10 @@ def label_suggest(request: HtmxHttpRequest):
 def label_chip(request: HtmxHttpRequest):
     """One chip for a group; the segment form then refreshes the results."""
     _need(request, "contacts.view_contact")
-    label = get_object_or_404(Label, key=request.GET.get("key", ""))
+    key = request.GET.get("key", "")
+    if "\x00" in key:  # no label has one, and PostgreSQL cannot even compare it
+        raise Http404
+    label = get_object_or_404(Label, key=key)
     group = request.GET.get("group", "all")
     if group not in (*GROUPS, "add", "remove"):
         group = "all"
@@ -269,9 +273,19 @@ def audience_save(request: HtmxHttpRequest):
     """Save the builder's rules as a new audience, or into the one being edited."""
     _need(request, "contacts.view_contact", "contacts.add_audience")
     segment = SegmentForm(request.POST)
-    pk = request.POST.get("audience")
-    audience = get_object_or_404(Audience, pk=pk) if pk and pk.isdigit() else None
-    if audience is not None:
+    audience = None
+    if request.POST.get("audience"):
+        which = AudienceIdForm(request.POST)
+        audience = (
+            which.is_valid() and Audience.objects.filter(pk=which.cleaned_data["audience"]).first()
+        )
+        if not audience:
+            return TemplateResponse(
+                request,
+                f"{PAGE}#save-errors",
+                {"save_errors": ["That audience no longer exists; reload the page."]},
+                status=400,
+            )
         _need(request, "contacts.change_audience")
     form = AudienceForm(request.POST, instance=audience)
     if not (segment.is_valid() and form.is_valid()):

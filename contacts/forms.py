@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from contacts.models import Audience
 from contacts.segments import MAX_KEYS_PER_GROUP, MAX_SEARCH_LENGTH, SegmentRules
 from contacts.selectors import Cursor, label_map_for_keys
+from labels.forms import LabelNameField, reject_control_characters
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 
@@ -24,6 +25,8 @@ class LabelKeysField(forms.Field):
         if isinstance(value, str):
             value = [value]
         keys = [str(v).strip() for v in value if str(v).strip()]
+        for key in keys:
+            reject_control_characters(key)
         if len(keys) > MAX_KEYS_PER_GROUP:
             raise ValidationError(f"At most {MAX_KEYS_PER_GROUP} labels in one group.")
         if any(len(k) > 80 for k in keys):
@@ -103,7 +106,7 @@ class BulkLabelForm(SegmentForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Ticked contacts are checked against the rules later; any id shape is accepted here.
-        self.fields["contact"].valid_value = lambda value: len(value) <= 64
+        self.fields["contact"].valid_value = lambda value: len(value) <= 64 and "\x00" not in value
 
     def clean(self):
         data = super().clean()
@@ -131,8 +134,14 @@ class AudienceForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
 
+class AudienceIdForm(forms.Form):
+    """The saved audience the builder is editing, if any."""
+
+    audience = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
 class WixLabelNameForm(forms.Form):
-    name = forms.CharField(max_length=180, strip=True)
+    name = LabelNameField()
 
 
 class LabelSearchForm(forms.Form):

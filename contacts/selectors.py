@@ -152,18 +152,24 @@ def contact_list_for_segment(
 
 
 COUNT_CACHE_SECONDS = 3600
-VERSION_SQL = "SELECT value FROM contacts_segment_version WHERE id = 1"
-# SQLite drops a table's triggers when a migration rebuilds the table: then nothing is cached.
-SQLITE_VERSION_SQL = (
-    "SELECT value FROM contacts_segment_version WHERE id = 1 AND (SELECT COUNT(*) "
-    "FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'contacts_segment_version%') = 6"
-)
+# A migration may drop the triggers (SQLite drops a table's triggers when it rebuilds the table;
+# anyone may drop them by hand): without all of them, nothing is cached.
+VERSION_SQL = {
+    "sqlite": (
+        "SELECT value FROM contacts_segment_version WHERE id = 1 AND (SELECT COUNT(*) "
+        "FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'contacts_segment_version%') = 6"
+    ),
+    "postgresql": (
+        "SELECT value FROM contacts_segment_version WHERE id = 1 AND (SELECT COUNT(*) "
+        "FROM pg_trigger WHERE tgname = 'contacts_segment_version_bump' AND tgenabled <> 'D') = 2"
+    ),
+}
 
 
 def segment_version() -> int | None:
     """The current segment version (see migration 0003), or None when it cannot be trusted."""
     with connection.cursor() as cursor:
-        cursor.execute(SQLITE_VERSION_SQL if connection.vendor == "sqlite" else VERSION_SQL)
+        cursor.execute(VERSION_SQL[connection.vendor])
         row = cursor.fetchone()
     return row[0] if row else None
 

@@ -11,3 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("contacts.urls")),
 ]
+
+handler403 = "labelsite.errors.permission_denied"
+handler404 = "labelsite.errors.page_not_found"
+handler500 = "labelsite.errors.server_error"

@@ -118,7 +118,13 @@ def main() -> int:
                 env=env,
             )
         )
-        children.append(subprocess.Popen([PYTHON, "manage.py", "db_worker", "--no-reload", "--interval", "0.5"], cwd=ROOT, env=env))
+        children.append(
+            subprocess.Popen(
+                [PYTHON, "manage.py", "db_worker", "--no-reload", "--interval", "0.5"],
+                cwd=ROOT,
+                env=env,
+            )
+        )
         say(f"labelsite is running: open http://{HOST}:{PORT}/admin/ (Ctrl-C stops everything)")
         while all(child.poll() is None for child in children):
             time.sleep(0.5)

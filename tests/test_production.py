@@ -13,7 +13,7 @@ from django.views.debug import technical_500_response
 
 from contacts.models import SyncRun
 from contacts.sync import sync_wix
-from labelsite.wix import WixClient
+from labelsite.wix import WixClient, WixPermissionDenied
 from tests.sandbox import SandboxProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +84,7 @@ def test_the_api_key_never_reaches_logs_pages_or_error_pages(
     # A refusal from Wix, as a person would see it.
     settings.WIX_SITE_ID = "another-site"
     with WixClient.from_settings(max_retries=0) as client:
-        with pytest.raises(Exception) as refusal:
+        with pytest.raises(WixPermissionDenied) as refusal:
             client.get_label("custom.anything")
         seen += [str(refusal.value), repr(refusal.value)]
 

@@ -95,6 +95,9 @@ def dumps(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+KEY_MAX_LENGTH = 80
+
+
 def slugify(display_name: str) -> str:
     return _SLUG_JUNK.sub("-", display_name.lower()).strip("-") or "label"
 
@@ -199,7 +202,9 @@ class Store:
             return dict(label), True
 
     def new_key(self, display_name: str) -> str:
-        base = f"{CUSTOM_NAMESPACE}.{slugify(display_name)}"
+        # Keys are at most 80 characters (label object, facts section 1): a long name's slug is
+        # cut short, leaving room for a "-N" suffix.
+        base = f"{CUSTOM_NAMESPACE}.{slugify(display_name)}"[: KEY_MAX_LENGTH - 6].rstrip("-")
         key, suffix = base, 1
         while key in self.used_keys:
             suffix += 1

@@ -34,7 +34,7 @@ def test_sync_killed_at_random_points_converges(sandbox, wix_settings, sync_clie
             text=True,
         )
         wait_until(
-            lambda pages=pages: (
+            lambda pages=pages, process=process: (
                 SyncRun.objects.filter(status=SyncRun.Status.RUNNING, pages__gte=pages).exists()
                 or process.poll() is not None
             ),

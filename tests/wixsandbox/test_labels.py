@@ -74,7 +74,12 @@ def test_new_keys_are_slugs(sandbox, name, key):
 
 
 def test_display_name_length_limit(sandbox):
-    assert find_or_create(sandbox, "x" * 180).status_code == 200
+    longest = find_or_create(sandbox, "x" * 180)
+    assert longest.status_code == 200
+    assert len(longest.json()["label"]["key"]) <= 80  # keys are 1..80 characters
+    again = find_or_create(sandbox, "x" * 179)
+    assert len(again.json()["label"]["key"]) <= 80
+    assert again.json()["label"]["key"] != longest.json()["label"]["key"]
     too_long = violation(find_or_create(sandbox, "y" * 181))
 
     assert too_long["field"] == "displayName"
