@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from contacts.models import Contact, ContactLabel, SyncRun
+from labels.models import Label
 from labels.sync import LabelPullResult, labels_pull, parse_wix_datetime
 from labelsite.wix import WixClient, WixError
 
@@ -438,6 +439,13 @@ def sync_run_execute(
     except WixError as error:
         _finish(run, SyncRun.Status.FAILED, error=str(error))
         raise SyncFailed(str(error)) from error
+    except DatabaseError as error:
+        # A conflict with a change made meanwhile (the page was rolled back): a plain failure
+        # that the next run repairs, not a crash.
+        logger.warning("Sync run %s stopped by a database conflict: %s", run.pk, error)
+        message = "The cache changed while this sync ran; nothing is lost. Run the sync again."
+        _finish(run, SyncRun.Status.FAILED, error=message)
+        raise SyncFailed(message) from error
     except Exception as error:
         logger.exception("Sync run %s failed", run.pk)
         _finish(
@@ -490,7 +498,15 @@ def _sync_contacts(
                 # (writes are idempotent upserts), so pages need not wait for the WAL flush.
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            written = contacts_upsert_page(page.contacts, label_ids=label_ids)
+            # A label deleted here since the pull must get no memberships: read the page's
+            # labels again inside its transaction, locked, before writing anything.
+            page_label_ids = dict(
+                Label.objects.select_for_update()
+                .filter(key__in=_label_keys(page.contacts))
+                .order_by("pk")
+                .values_list("key", "pk")
+            )
+            written = contacts_upsert_page(page.contacts, label_ids=page_label_ids)
             if full:
                 run.contacts_deleted += contacts_delete_missing(page)
             run.contacts_created += written.created

@@ -65,15 +65,23 @@ def _contact_model():
 
 def _apply_to_cache(job: LabelJob, wix_ids: list[str]) -> None:
     through = Label.contacts.through
+    # Lock the labels first (before any membership write), so that a label being deleted
+    # meanwhile either goes first (and gets no memberships) or waits for this chunk.
+    label_pks = dict(
+        Label.objects.select_for_update()
+        .filter(key__in=[*job.add_keys, *job.remove_keys])
+        .order_by("pk")
+        .values_list("key", "pk")
+    )
     contact_pks = list(
         _contact_model().objects.filter(wix_id__in=wix_ids).values_list("pk", flat=True)
     )
     if job.remove_keys:
         through.objects.filter(contact_id__in=contact_pks, label__key__in=job.remove_keys).delete()
     if job.add_keys:
-        label_pks = list(Label.objects.filter(key__in=job.add_keys).values_list("pk", flat=True))
+        adding = [pk for key, pk in label_pks.items() if key in job.add_keys]
         through.objects.bulk_create(
-            [through(contact_id=c, label_id=lb) for c in contact_pks for lb in label_pks],
+            [through(contact_id=c, label_id=lb) for c in contact_pks for lb in adding],
             ignore_conflicts=True,
             batch_size=5000,
         )
@@ -113,11 +121,11 @@ def _log(job: LabelJob, labels: Iterable[Label], action: int, message: str) -> N
     )
 
 
-def _finish(job: LabelJob) -> None:
+def _finish(job: LabelJob, *, undeleted: Sequence[str] = ()) -> None:
     job.finished_at = timezone.now()
-    if job.failed and job.done:
+    if (job.failed or undeleted) and job.done:
         job.status = LabelJob.Status.PARTIAL
-    elif job.failed and not job.done and job.total:
+    elif (job.failed and job.total) or undeleted:
         job.status = LabelJob.Status.FAILED
     else:
         job.status = LabelJob.Status.SUCCEEDED
@@ -132,6 +140,8 @@ def _finish(job: LabelJob) -> None:
     job.outcome = f"{job.done} of {job.total} contacts changed ({changed or 'nothing to change'})."
     if job.failed:
         job.outcome += f" {job.failed} failed; see the errors below."
+    if undeleted:
+        job.outcome += f" Not deleted, because Wix failed: {', '.join(undeleted)}."
     job.save()
     touched = Label.objects.filter(key__in=[*job.add_keys, *job.remove_keys])
     _log(job, touched, CHANGE, f"{job.description}: {job.outcome}")
@@ -177,8 +187,21 @@ def label_job_execute(
     except WixError as error:
         job.errors.append({"message": str(error)})
         job.failed = job.total - job.done
-        _finish(job)
+        # Every contact may be done and a merged-away label still not deleted: not a success.
+        undeleted = [k for k in job.delete_keys_after if Label.objects.filter(key=k).exists()]
+        _finish(job, undeleted=undeleted)
         return job
+    except Exception:
+        # Not Wix: the cache could not follow (e.g. a database conflict). Never leave the job
+        # "running" for ever; Wix may have changed, and the next sync brings that here.
+        logger.exception("Label job %s stopped", job.pk)
+        job.refresh_from_db(fields=["done", "chunks_finished", "wix_job_ids"])
+        job.errors.append(
+            {"message": "The cache could not be updated; the next sync shows Wix's labels."}
+        )
+        job.failed = job.total - job.done
+        _finish(job)
+        raise
     _finish(job)
     return job
 
@@ -186,7 +209,9 @@ def label_job_execute(
 def _delete_label_after(job: LabelJob, key: str, *, client: WixClient) -> None:
     with contextlib.suppress(WixNotFound):  # already gone in Wix: make the cache agree
         client.delete_label(key)
-    label = Label.objects.filter(key=key).first()
-    if label is not None:
-        _log(job, [label], DELETION, f"Deleted after merge ({job.description}).")
-        label.delete()
+    with transaction.atomic():
+        # Locked before its memberships go, so that no sync or job adds one meanwhile.
+        label = Label.objects.select_for_update().filter(key=key).first()
+        if label is not None:
+            _log(job, [label], DELETION, f"Deleted after merge ({job.description}).")
+            label.delete()

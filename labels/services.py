@@ -209,6 +209,8 @@ def label_delete(*, label: Label, expected_name: str, user) -> LabelDeletion:
             contact_count=len(contact_ids),
             deleted_by=user,
         )
+        # Locked before its memberships are deleted, so that no sync or job adds one meanwhile.
+        Label.objects.select_for_update().filter(pk=label.pk).first()
         _log(
             user=user,
             label=label,

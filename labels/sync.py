@@ -127,13 +127,16 @@ def labels_pull(*, client: WixClient) -> LabelPullResult:
         result.deleted = [label for key, label in local.items() if key not in remote]
 
         if result.created:
-            Label.objects.bulk_create(result.created, batch_size=500)
+            # A person may have created one of them here meanwhile (write-through): keep theirs.
+            Label.objects.bulk_create(result.created, batch_size=500, ignore_conflicts=True)
         if result.updated:
             Label.objects.bulk_update(
                 [label for label, _ in result.updated], [*SYNCED_FIELDS, "synced_at"], 500
             )
         if result.deleted:
-            Label.objects.filter(pk__in=[label.pk for label in result.deleted]).delete()
+            gone = [label.pk for label in result.deleted]
+            list(Label.objects.select_for_update().filter(pk__in=gone).order_by("pk"))
+            Label.objects.filter(pk__in=gone).delete()
         result.ids_by_key = dict(Label.objects.values_list("key", "pk"))
         _log_pull(result)
     return result

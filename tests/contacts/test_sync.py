@@ -306,3 +306,29 @@ def test_contact_pages_with_small_pages_lose_and_repeat_nothing(sandbox, sync_cl
     pages = list(contact_pages(sync_client, page_size=4))
     ids = [c["id"] for page in pages for c in page.contacts]
     assert len(ids) == len(set(ids)) == 25
+
+
+# Real commits, so that the database checks its foreign keys.
+@pytest.mark.django_db(transaction=True)
+def test_a_label_deleted_here_during_a_run_gets_no_memberships(sandbox, sync_client, settings):
+    """A person deletes a label (Wix first, then here) while a sync writes pages."""
+    settings.SYNC_PAGE_SIZE = 100
+    sandbox.reset(contacts=800, labels=4, seed=16)
+    dump = sandbox.dump()
+    doomed = max(  # the most used label, so that the pages fetched ahead surely carry it
+        (lb["key"] for lb in dump["labels"] if lb["labelType"] == "USER_DEFINED"),
+        key=lambda key: sum(key in c["labelKeys"] for c in dump["contacts"]),
+    )
+
+    def delete_label(run):
+        if run.pages == 2:
+            assert sandbox.api("DELETE", f"/contacts/v4/labels/{doomed}").ok
+            Label.objects.filter(key=doomed).delete()
+
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client, on_progress=delete_label)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert not Label.objects.filter(key=doomed).exists()
+    # Pages fetched before the delete still carried the key: they must not bring it back.
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    assert_cache_equals_wix(sandbox)
