@@ -29,6 +29,9 @@ format: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/sandbox.py
+	$(PY) bench/sync.py
+	$(PY) bench/labels_page.py --no-postgres
+	$(PY) bench/segments.py
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 db.sqlite3-* staticfiles .pytest_cache .ruff_cache

@@ -113,6 +113,8 @@ def child(args: argparse.Namespace) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelsite.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only")
     sys.path.insert(0, str(ROOT))
+    # Production-like: no debug bookkeeping; the test client speaks plain HTTP.
+    os.environ.update(DEBUG="false", SECURE_SSL_REDIRECT="false", SECURE_COOKIES="false")
     import django
 
     django.setup()

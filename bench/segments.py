@@ -280,6 +280,8 @@ def main() -> None:
     )
     os.environ.setdefault("SECRET_KEY", "bench-only")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labelsite.settings")
+    # Production-like: no debug bookkeeping; the test client speaks plain HTTP.
+    os.environ.update(DEBUG="false", SECURE_SSL_REDIRECT="false", SECURE_COOKIES="false")
     import django
 
     django.setup()

@@ -486,12 +486,15 @@ def _sync_contacts(
     pages = contact_pages(
         client, base_filter=base_filter, lo=lo, lo_ids=lo_ids, page_size=settings.SYNC_PAGE_SIZE
     )
+    not_in_wix: set[str] = set()  # keys on contacts that a fresh pull did not find either
     for page in prefetched(pages):
-        if _label_keys(page.contacts) - label_ids.keys():
+        page_keys = _label_keys(page.contacts)
+        if page_keys - label_ids.keys() - not_in_wix:
             # A label was created in Wix after we pulled labels: pull them again first.
             pulled = labels_pull(client=client)
             _record_labels(run, pulled)
             label_ids = pulled.ids_by_key
+            not_in_wix |= page_keys - label_ids.keys()
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 # Losing the last pages in a crash only means resuming from an older checkpoint
@@ -502,7 +505,7 @@ def _sync_contacts(
             # labels again inside its transaction, locked, before writing anything.
             page_label_ids = dict(
                 Label.objects.select_for_update()
-                .filter(key__in=_label_keys(page.contacts))
+                .filter(key__in=page_keys)
                 .order_by("pk")
                 .values_list("key", "pk")
             )

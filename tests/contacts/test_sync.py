@@ -332,3 +332,33 @@ def test_a_label_deleted_here_during_a_run_gets_no_memberships(sandbox, sync_cli
     # Pages fetched before the delete still carried the key: they must not bring it back.
     sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
     assert_cache_equals_wix(sandbox)
+
+
+def test_a_key_missing_from_wix_labels_is_looked_up_once_not_per_page(
+    sandbox, sync_client, settings, monkeypatch
+):
+    """Wix could list a key on contacts that its labels API does not know (the sandbox never
+    does, so the pages are doctored here): one fresh pull, then the key is ignored."""
+    settings.SYNC_PAGE_SIZE = 100
+    sandbox.reset(contacts=500, labels=3, seed=17)
+    real_query = sync_client.query_contacts
+
+    def query_with_a_phantom_key(**kwargs):
+        response = real_query(**kwargs)
+        for contact in response["contacts"]:
+            contact["info"]["labelKeys"]["items"].append("custom.phantom")
+        return response
+
+    monkeypatch.setattr(sync_client, "query_contacts", query_with_a_phantom_key)
+    sandbox.reset_stats()
+
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.pages >= 5
+    label_reads = sum(
+        count for route, count in sandbox.stats()["byRoute"].items() if "/labels" in route
+    )
+    assert label_reads == 2  # the first pull, and one more for the unknown key
+    assert not Label.objects.filter(key="custom.phantom").exists()
+    assert Contact.objects.count() == 500
