@@ -21,7 +21,13 @@ from django.db import IntegrityError, transaction
 from contacts.models import Contact, WebhookEvent
 from contacts.sync import contacts_upsert_page
 from labels.models import Label
-from labels.sync import label_from_wix, labels_pull, parse_wix_datetime
+from labels.sync import (
+    LabelPullResult,
+    label_from_wix,
+    labels_log_wix_changes,
+    labels_pull,
+    parse_wix_datetime,
+)
 from labelsite.wix import WixClient, WixError
 
 logger = logging.getLogger(__name__)
@@ -128,14 +134,21 @@ def _deleted_later(event: WixEvent) -> bool:
 
 def _apply_label(event: WixEvent) -> str:
     if event.event_type.endswith("_deleted"):
-        deleted, _ = Label.objects.filter(key=event.entity_id).delete()
-        return "label deleted" if deleted else "label already gone"
+        label = Label.objects.select_for_update().filter(key=event.entity_id).first()
+        if label is None:
+            return "label already gone"
+        labels_log_wix_changes(LabelPullResult(deleted=[label]), how="webhook")
+        label.delete()
+        return "label deleted"
     if event.entity is None or _deleted_later(event):
         return "ignored: label deleted later"
     fresh = label_from_wix(event.entity)
     current = Label.objects.filter(key=fresh.key).first()
     if current is None:
         fresh.save()
+        labels_log_wix_changes(
+            LabelPullResult(created=[fresh], ids_by_key={fresh.key: fresh.pk}), how="webhook"
+        )
         return "label created"
     if (
         current.remote_updated_at
@@ -143,9 +156,13 @@ def _apply_label(event: WixEvent) -> str:
         and fresh.remote_updated_at < current.remote_updated_at
     ):
         return "ignored: older than the cache"
+    previous_name = current.display_name
+    changed = any(getattr(current, name) != getattr(fresh, name) for name in LABEL_FIELDS)
     for name in (*LABEL_FIELDS, "remote_updated_at"):
         setattr(current, name, getattr(fresh, name))
     current.save()
+    if changed:
+        labels_log_wix_changes(LabelPullResult(updated=[(current, previous_name)]), how="webhook")
     return "label updated"
 
 

@@ -56,8 +56,9 @@ def sync_user():
     return user
 
 
-def _log_pull(result: LabelPullResult) -> None:
-    """History entries for what changed in Wix, so a label's history tells the whole story."""
+def labels_log_wix_changes(result: LabelPullResult, *, how: str = "sync") -> None:
+    """History entries for what changed in Wix (found by a sync or told by a webhook), so that
+    a label's history tells the whole story."""
     if not (result.created or result.updated or result.deleted):
         return
     user_id = sync_user().pk
@@ -74,7 +75,7 @@ def _log_pull(result: LabelPullResult) -> None:
         )
 
     entries = [
-        entry(result.ids_by_key[label.key], label.display_name, ADDITION, "Found in Wix by sync.")
+        entry(result.ids_by_key[label.key], label.display_name, ADDITION, f"Found in Wix by {how}.")
         for label in result.created
     ]
     for label, previous_name in result.updated:
@@ -138,5 +139,5 @@ def labels_pull(*, client: WixClient) -> LabelPullResult:
             list(Label.objects.select_for_update().filter(pk__in=gone).order_by("pk"))
             Label.objects.filter(pk__in=gone).delete()
         result.ids_by_key = dict(Label.objects.values_list("key", "pk"))
-        _log_pull(result)
+        labels_log_wix_changes(result)
     return result

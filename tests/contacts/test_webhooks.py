@@ -8,9 +8,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 
 from contacts.models import Contact, ContactLabel, WebhookEvent
 from labels.models import Label
+from labels.sync import SYNC_USERNAME
 
 pytestmark = pytest.mark.django_db
 URL = "/wix/webhooks/"
@@ -101,6 +103,17 @@ def test_label_created_updated_deleted(client):
 
     post(client, signed("wix.contacts.v4.label_deleted", key, slug="deleted"))
     assert not Label.objects.filter(key=key).exists()
+
+    history = list(
+        LogEntry.objects.filter(user__username=SYNC_USERNAME)
+        .order_by("pk")
+        .values_list("action_flag", "change_message")
+    )
+    assert history == [
+        (ADDITION, "Found in Wix by webhook."),
+        (CHANGE, "Renamed in Wix from “VIP” to “Very Important”."),
+        (DELETION, "Deleted in Wix (key custom.vip)."),
+    ]
 
 
 def test_contact_created_with_labels_then_deleted(client):
