@@ -112,3 +112,9 @@ def test_admin_index_offers_sync_now_only_with_the_permission(admin_client, clie
     page = client.get(reverse("admin:index")).content.decode()
     assert 'id="last-sync"' in page
     assert 'value="full"' not in page
+
+
+def test_the_last_run_shows_on_the_site_index_only(admin_client):
+    sync_run_start(kind=SyncRun.Kind.FULL)
+    app_index = admin_client.get(reverse("admin:app_list", args=["auth"])).content.decode()
+    assert 'id="last-sync"' not in app_index
