@@ -164,7 +164,6 @@ def prefetched[T](pages: Iterator[T], depth: int = 1) -> Iterator[T]:
 class PageResult:
     created: int = 0
     updated: int = 0
-    deleted: int = 0
 
 
 def _contact_values(data: dict) -> tuple:
@@ -359,7 +358,8 @@ def _is_abandoned(run: SyncRun) -> bool:
 
 def sync_run_start(*, kind: str, requested_by=None, claim: bool = True) -> SyncRun:
     """Create the run row, refusing while another live run exists. An abandoned run of the same
-    kind is marked interrupted and its checkpoint carried over, so the new run resumes it."""
+    kind is marked interrupted and its checkpoint carried over, so the new run resumes it.
+    `claim=False` when the background worker will run it: no process owns it until then."""
     with transaction.atomic():
         active = SyncRun.objects.select_for_update().filter(status=SyncRun.Status.RUNNING).first()
         resumed_from = None
