@@ -143,13 +143,18 @@ def _apply_label(event: WixEvent) -> str:
     if event.entity is None or _deleted_later(event):
         return "ignored: label deleted later"
     fresh = label_from_wix(event.entity)
-    current = Label.objects.filter(key=fresh.key).first()
+    current = Label.objects.select_for_update().filter(key=fresh.key).first()
     if current is None:
-        fresh.save()
-        labels_log_wix_changes(
-            LabelPullResult(created=[fresh], ids_by_key={fresh.key: fresh.pk}), how="webhook"
-        )
-        return "label created"
+        try:
+            with transaction.atomic():
+                fresh.save()
+        except IntegrityError:  # a sync or a person made it here at the same moment
+            current = Label.objects.select_for_update().get(key=fresh.key)
+        else:
+            labels_log_wix_changes(
+                LabelPullResult(created=[fresh], ids_by_key={fresh.key: fresh.pk}), how="webhook"
+            )
+            return "label created"
     if (
         current.remote_updated_at
         and fresh.remote_updated_at

@@ -173,6 +173,12 @@ def label_rename(*, label: Label, display_name: str, expected_name: str, user) -
                 "or merge the two labels."
             ) from None
     with transaction.atomic():
+        # Someone may have deleted the label here while Wix renamed it: then it stays deleted.
+        label = Label.objects.select_for_update().filter(pk=label.pk).first()
+        if label is None:
+            raise LabelStale(
+                f"“{expected_name}” was deleted while you were renaming it.", label=None
+            )
         old_name = label.display_name
         fresh = label_from_wix(data)
         label.display_name = fresh.display_name

@@ -7,8 +7,16 @@ from django.core.management import call_command
 
 from labels.models import Label
 from labels.selectors import label_list, label_near_duplicates
-from labels.services import LabelError, LabelReadOnly, label_create, label_delete, label_rename
+from labels.services import (
+    LabelError,
+    LabelReadOnly,
+    LabelStale,
+    label_create,
+    label_delete,
+    label_rename,
+)
 from labels.sync import SYNC_USERNAME, labels_pull
+from labelsite.wix import WixClient
 from tests.labels.conftest import wix_label
 
 pytestmark = pytest.mark.django_db
@@ -92,3 +100,24 @@ def test_setup_roles_is_idempotent(db):
     assert {"view_audience", "add_audience", "view_syncrun"} <= marketing
     assert not {"change_label", "delete_label", "run_sync"} & marketing
     assert managers == marketing | {"change_label", "delete_label", "run_sync"}
+
+
+def test_a_rename_racing_a_delete_here_says_so_instead_of_failing(
+    synced, sandbox, manager, monkeypatch
+):
+    synced()
+    label = Label.objects.filter(label_type=Label.Type.USER_DEFINED).first()
+    real_rename = WixClient.rename_label
+
+    def rename_then_someone_deletes_it(self, key, display_name):
+        data = real_rename(self, key, display_name)
+        Label.objects.filter(key=key).delete()  # another person's delete lands just now
+        return data
+
+    monkeypatch.setattr(WixClient, "rename_label", rename_then_someone_deletes_it)
+    with pytest.raises(LabelStale, match="was deleted while you were renaming it") as stale:
+        label_rename(
+            label=label, display_name="Renamed", expected_name=label.display_name, user=manager
+        )
+    assert stale.value.label is None
+    assert not Label.objects.filter(key=label.key).exists()
