@@ -108,6 +108,7 @@ def main() -> int:
     try:
         children.append(start_sandbox(env))
         manage(env, "migrate", "--no-input", "-v", "0")
+        manage(env, "setup_roles", "-v", "0")
         manage(env, "ensure_admin", "--url", f"http://{HOST}:{PORT}/admin/")
         manage(env, "sync_wix", "--full")
         manage(env, "schedule_syncs")
