@@ -109,3 +109,14 @@ class AudienceAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         audience_delete(audience=obj, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for audience in queryset:
+            audience_delete(audience=audience, user=request.user)
+
+    # The services write the history entries; the admin's own would repeat them.
+    def log_change(self, request, obj, message):
+        return None
+
+    def log_deletions(self, request, queryset):
+        return None
