@@ -28,8 +28,7 @@ DEFAULT_POSTGRES = "postgres://labelsite:labelsite@127.0.0.1:5432/labelsite_benc
 
 
 def _fill(labels: int, contacts: int, seed: int = 1) -> int:
-    from contacts.models import Contact, ContactLabel
-    from labels.models import Label
+    from wixcache.models import Contact, ContactLabel, Label
 
     rng = random.Random(seed)
     now = datetime(2025, 1, 1, tzinfo=UTC)

@@ -58,14 +58,12 @@ def median_ms(fn, repeat: int) -> float:
 
 
 def load(contacts: int, labels: int, seed: int) -> dict:
-    from contacts.sync import contacts_upsert_page
-    from labels.models import Label
-    from labels.sync import label_from_wix
+    from labelsite.wix.records import WixContact, WixLabel, records_from_json
+    from wixcache.store import contacts_store, labels_replace
     from wixsandbox import seed as sandbox_seed
 
     started = time.perf_counter()
     done = 0
-    label_ids: dict[str, int] = {}
     # Batches of generated contacts keep memory small at a million; every batch uses one seed's
     # labels (the same names and keys), only the contacts differ.
     batch = min(contacts, 100_000)
@@ -80,13 +78,12 @@ def load(contacts: int, labels: int, seed: int) -> dict:
                     "labelType": "SYSTEM",
                 },
             ]
-            Label.objects.bulk_create([label_from_wix(d) for d in system + label_dicts])
-            label_ids = dict(Label.objects.values_list("key", "pk"))
+            labels_replace(records_from_json(system + label_dicts, WixLabel))
         if index:
             for person in people:  # fresh ids for the repeated batches
                 person["id"] = f"{index:04d}{person['id'][4:]}"
         for page in range(0, len(people), 1000):
-            contacts_upsert_page(people[page : page + 1000], label_ids=label_ids)
+            contacts_store(records_from_json(people[page : page + 1000], WixContact))
         done += len(people)
         del people
         gc.collect()
@@ -97,7 +94,7 @@ def audience_rules():
     from django.db.models import Count
 
     from contacts.segments import SegmentRules
-    from labels.models import Label
+    from wixcache.models import Label
 
     # Skewed use: ALL of the two most used labels, ANY of three mid ones, NONE of the third.
     ranked = list(
@@ -112,7 +109,7 @@ def bench_segment(rules, repeat: int) -> dict:
     from django.core.cache import cache
 
     from contacts.selectors import contact_count_for_segment, contact_page_for_segment
-    from labels.models import Label
+    from wixcache.models import Label
 
     def count_and_first_page():  # as the contacts page does it
         label_ids = dict(Label.objects.filter(key__in=rules.keys).values_list("key", "pk"))
@@ -157,7 +154,7 @@ def bench_pages(rules, label_counts: dict, repeat: int) -> dict:
     from django.test import Client
     from django.urls import clear_url_caches, path, set_urlconf
 
-    from contacts.models import Contact
+    from wixcache.models import Contact
 
     user = User.objects.create_superuser("bench", password=None)
 
@@ -185,7 +182,7 @@ def bench_pages(rules, label_counts: dict, repeat: int) -> dict:
     client = Client()
     client.force_login(user)
     one_label = rules.all_of[0]
-    from labels.models import Label
+    from wixcache.models import Label
 
     one_label_pk = Label.objects.get(key=one_label).pk
     ours_one = f"/admin/contacts/contact/?all={one_label}"
@@ -292,7 +289,7 @@ def main() -> None:
     result = {"database": connection.vendor, "labels": args.labels}
     from django.contrib.auth.models import User
 
-    from contacts.models import Contact
+    from wixcache.models import Contact
 
     if not (args.reuse and Contact.objects.exists()):
         result.update(load(args.contacts, args.labels, args.seed))

@@ -73,11 +73,11 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from contacts.models import Contact, ContactLabel, SyncRun
-    from contacts.sync import contact_pages, sync_wix
-    from labels.models import Label
     from labelsite.wix import WixClient
+    from sync.models import SyncRun
+    from sync.service import sync_wix
     from tests.sandbox import SandboxProcess
+    from wixcache.models import Contact, ContactLabel, Label
 
     call_command("migrate", verbosity=0)
     result: dict = {
@@ -105,7 +105,7 @@ def main() -> None:
         with SandboxProcess(contacts=options.contacts, labels=options.labels, seed=1) as sandbox:
             with client_for(sandbox) as client:
                 started = time.perf_counter()
-                fetched = sum(len(page.contacts) for page in contact_pages(client))
+                fetched = sum(len(page.contacts) for page in client.walk_contacts())
                 floor = time.perf_counter() - started
                 result["fetch_only"] = {
                     "seconds": round(floor, 2),

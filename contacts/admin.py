@@ -3,12 +3,11 @@ from django.core.exceptions import PermissionDenied
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from contacts import audience_views as views
+from contacts import views
 from contacts.models import Audience, Contact
 from contacts.segments import SegmentRules
 from contacts.selectors import contact_count_for_segment
 from contacts.services import audience_delete, audience_update
-from contacts.sync_admin import SyncRunAdmin  # noqa: F401  (registers the sync pages)
 from labelsite.admin import ReadOnlyModelAdmin
 
 
@@ -93,7 +92,7 @@ class AudienceAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">Open</a> · <button type="button" class="link-button" hx-post="{}">'
             "Duplicate</button>",
-            views._audience_url(audience),
+            views.audience_url(audience),
             reverse("admin:contacts_audience_duplicate", args=[audience.pk]),
         )
 

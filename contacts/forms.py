@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 
 from contacts.models import Audience
 from contacts.segments import MAX_KEYS_PER_GROUP, MAX_SEARCH_LENGTH, SegmentRules
-from contacts.selectors import Cursor, label_map_for_keys
+from contacts.selectors import Cursor
 from labels.forms import LabelNameField, reject_control_characters
+from labels.selectors import label_map_for_keys
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 

@@ -37,10 +37,6 @@ class SegmentRules:
     def keys(self) -> set[str]:
         return {*self.all_of, *self.any_of, *self.none_of}
 
-    @property
-    def is_everyone(self) -> bool:
-        return not (self.keys or self.unlabeled or self.search)
-
     def as_params(self) -> list[tuple[str, str]]:
         params = [("all", k) for k in self.all_of]
         params += [("any", k) for k in self.any_of]

@@ -18,15 +18,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.admin.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
-from contacts.models import Contact, ContactLabel
 from contacts.segments import SegmentRules
-from labels.models import Label, LabelJob
+from wixcache.models import Contact, ContactLabel, Label
 
 ORDER = ("remote_created_at", "wix_id")
 
@@ -57,22 +54,6 @@ class ContactPage:
     @property
     def previous_cursor(self) -> Cursor | None:
         return Cursor.of(self.contacts[0]) if self.has_previous and self.contacts else None
-
-
-def label_map_for_keys(keys: Iterable[str]) -> dict[str, Label]:
-    keys = set(keys)
-    if not keys:
-        return {}
-    return {label.key: label for label in Label.objects.filter(key__in=keys)}
-
-
-def label_list_for_search(
-    *, text: str, exclude: Iterable[str] = (), limit: int = 10
-) -> list[Label]:
-    labels = Label.objects.exclude(key__in=list(exclude))
-    if text:
-        labels = labels.filter(Q(display_name__icontains=text) | Q(key__icontains=text))
-    return list(labels.order_by("display_name", "key")[:limit])
 
 
 def _members(label_ids: list[int]) -> QuerySet:
@@ -362,18 +343,9 @@ def contact_rows_for_export(
         after, size = Cursor.of(chunk[-1]), chunk_size
 
 
-def contact_history(*, contact: Contact, limit: int = 50) -> list[LogEntry]:
-    content_type = ContentType.objects.get_for_model(Contact)
-    return list(
-        LogEntry.objects.filter(content_type=content_type, object_id=str(contact.pk))
-        .select_related("user")
-        .order_by("-action_time")[:limit]
-    )
-
-
-def label_job_list_for_contact(*, contact: Contact, limit: int = 10) -> list[LabelJob]:
-    """Recent bulk jobs whose snapshot held this contact (the newest last thirty are looked at)."""
-    recent = LabelJob.objects.order_by("-created_at").only(
-        "pk", "kind", "status", "description", "created_at", "contact_ids", "outcome"
-    )[:30]
-    return [job for job in recent if contact.wix_id in job.contact_ids][:limit]
+def audience_label_preview(*, rules: SegmentRules, label: Label | None) -> tuple[Label | None, int]:
+    """What "Save as Wix label" would do: (the existing label of that name, or None; how many
+    contacts would gain it)."""
+    if label is None:
+        return None, contact_count_for_segment(rules=rules)
+    return label, len(contact_wix_ids_for_change(rules=rules, add_ids=[label.pk]))

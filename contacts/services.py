@@ -6,39 +6,27 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 
-from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
-from django.contrib.contenttypes.models import ContentType
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION
 from django.db import transaction
 
-from contacts.models import Audience, Contact
+from contacts.history import history_log
+from contacts.models import Audience
 from contacts.segments import SegmentRules
 from contacts.selectors import contact_wix_ids_for_change
-from contacts.sync import contacts_upsert_page
-from labels.bulk import label_job_start
-from labels.models import Label, LabelJob
-from labels.sync import label_cache_upsert
+from labels.models import LabelJob
+from labels.tasks import label_job_start
 from labelsite.wix import WixClient
+from labelsite.wix.records import WixContact
+from wixcache.models import Contact, Label
+from wixcache.store import contacts_store, label_store
 
 
 def _wix(client: WixClient | None):
     return contextlib.nullcontext(client) if client else WixClient.from_settings()
 
 
-def _log(*, user, obj, action: int, message: str) -> None:
-    LogEntry.objects.create(
-        user_id=user.pk,
-        content_type=ContentType.objects.get_for_model(type(obj)),
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
-        action_flag=action,
-        change_message=message,
-    )
-
-
-def _write_back(contact: Contact, data: dict) -> Contact:
-    keys = (data.get("info") or {}).get("labelKeys", {}).get("items") or ()
-    label_ids = dict(Label.objects.filter(key__in=keys).values_list("key", "pk"))
-    contacts_upsert_page([data], label_ids=label_ids)
+def _write_back(contact: Contact, record: WixContact) -> Contact:
+    contacts_store([record])
     contact.refresh_from_db()
     return contact
 
@@ -48,10 +36,10 @@ def contact_label_add(
 ) -> Contact:
     """Give one contact a label: Wix first, then the cache and the history."""
     with _wix(client) as wix:
-        data = wix.label_contact(contact.wix_id, [label.key])
+        record = wix.label_contact(contact.wix_id, [label.key])
     with transaction.atomic():
-        _write_back(contact, data)
-        _log(user=user, obj=contact, action=CHANGE, message=f"Added label “{label}”.")
+        _write_back(contact, record)
+        history_log(user=user, obj=contact, action=CHANGE, message=f"Added label “{label}”.")
     return contact
 
 
@@ -60,10 +48,10 @@ def contact_label_remove(
 ) -> Contact:
     """Take a label off one contact: Wix first, then the cache and the history."""
     with _wix(client) as wix:
-        data = wix.unlabel_contact(contact.wix_id, [label.key])
+        record = wix.unlabel_contact(contact.wix_id, [label.key])
     with transaction.atomic():
-        _write_back(contact, data)
-        _log(user=user, obj=contact, action=CHANGE, message=f"Removed label “{label}”.")
+        _write_back(contact, record)
+        history_log(user=user, obj=contact, action=CHANGE, message=f"Removed label “{label}”.")
     return contact
 
 
@@ -108,7 +96,9 @@ def audience_create(*, name: str, description: str = "", rules: SegmentRules, us
         audience = Audience.objects.create(
             name=name, description=description, rules=rules.as_json(), created_by=user
         )
-        _log(user=user, obj=audience, action=ADDITION, message="Saved from the contacts page.")
+        history_log(
+            user=user, obj=audience, action=ADDITION, message="Saved from the contacts page."
+        )
     return audience
 
 
@@ -133,7 +123,9 @@ def audience_update(
     if changed:
         with transaction.atomic():
             audience.save()
-            _log(user=user, obj=audience, action=CHANGE, message=f"Changed {', '.join(changed)}.")
+            history_log(
+                user=user, obj=audience, action=CHANGE, message=f"Changed {', '.join(changed)}."
+            )
     return audience
 
 
@@ -145,13 +137,13 @@ def audience_duplicate(*, audience: Audience, user) -> Audience:
             rules=audience.rules,
             created_by=user,
         )
-        _log(user=user, obj=copy, action=ADDITION, message=f"Duplicated from “{audience}”.")
+        history_log(user=user, obj=copy, action=ADDITION, message=f"Duplicated from “{audience}”.")
     return copy
 
 
 def audience_delete(*, audience: Audience, user) -> None:
     with transaction.atomic():
-        _log(user=user, obj=audience, action=DELETION, message="Deleted.")
+        history_log(user=user, obj=audience, action=DELETION, message="Deleted.")
         audience.delete()
 
 
@@ -161,8 +153,8 @@ def audience_label_start(
     """ "Save as Wix label": find or create the label in Wix, cache it, and queue the job that
     gives it to every contact of the audience that lacks it."""
     with _wix(client) as wix:
-        data, _created = wix.find_or_create_label(label_name)
-    label = label_cache_upsert(data)
+        record, _created = wix.find_or_create_label(label_name)
+    label = label_store(record).label
     rules = SegmentRules.from_json(audience.rules)
     wix_ids = contact_wix_ids_for_change(rules=rules, add_ids=[label.pk])
     return label_job_start(

@@ -3,8 +3,7 @@ from django.shortcuts import redirect
 from django.urls import path
 
 from labels import views
-from labels.job_admin import LabelJobAdmin  # noqa: F401  (registers the job pages)
-from labels.models import Label
+from labels.models import Label, LabelJob
 from labelsite.admin import ReadOnlyModelAdmin
 
 
@@ -50,3 +49,27 @@ class LabelAdmin(ReadOnlyModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         return redirect("admin:labels_label_changelist")
+
+
+@admin.register(LabelJob)
+class LabelJobAdmin(ReadOnlyModelAdmin):
+    list_display = ["__str__", "description", "status", "done", "failed", "total", "created_at"]
+    list_filter = ["kind", "status"]
+    exclude = ["contact_ids"]
+    change_form_template = "admin/labels/labeljob/change_form.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:job_id>/progress/",
+                self.admin_site.admin_view(views.label_job_progress),
+                name="labels_labeljob_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("contact_ids")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in LabelJob._meta.fields if f.name != "contact_ids"]

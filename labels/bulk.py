@@ -1,9 +1,10 @@
 """Label changes on many contacts: Wix's bulk add/remove-labels job, run as a background task.
 
-`label_job_start` fixes the contacts and queues the work; the worker calls `label_job_execute`,
-which sends the contacts to Wix in chunks (one Wix bulk job per chunk, so progress is visible and
-a restarted worker carries on from the last finished chunk), follows each Wix job to the end, and
-only then changes the cache for that chunk. Failures are counted and kept for the person to see.
+`labels.tasks.label_job_start` fixes the contacts and queues the work; the worker calls
+`label_job_execute`, which sends the contacts to Wix in chunks (one Wix bulk job per chunk, so
+progress is visible and a restarted worker carries on from the last finished chunk), follows each
+Wix job to the end, and only then changes the cache for that chunk. Failures are counted and
+kept for the person to see.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from django.contrib.admin.models import CHANGE, DELETION, LogEntry
-from django.contrib.contenttypes.models import ContentType
+from django.contrib.admin.models import CHANGE, DELETION
 from django.db import transaction
 from django.utils import timezone
 
-from labels.models import Label, LabelJob
+from labels.history import label_log_many
+from labels.models import LabelJob
 from labelsite.wix import WixClient, WixError, WixNotFound
+from labelsite.wix.records import BulkJob
+from wixcache.models import Contact, Label
+from wixcache.store import label_ids_locked, labels_delete, memberships_add, memberships_remove
 
 logger = logging.getLogger(__name__)
 
@@ -29,96 +33,37 @@ POLL_MAX_SECONDS = 2.0
 WIX_JOB_DONE = {"COMPLETED"}
 
 
-def label_job_start(
-    *,
-    requested_by,
-    description: str,
-    contact_ids: Iterable[str],
-    add_keys: Sequence[str] = (),
-    remove_keys: Sequence[str] = (),
-    kind: str = LabelJob.Kind.APPLY,
-    delete_keys_after: Sequence[str] = (),
-) -> LabelJob:
-    """Queue a label change for exactly these contacts (Wix ids); returns the job to watch."""
-    from labels.tasks import run_label_job
-
-    ids = list(dict.fromkeys(contact_ids))
-    with transaction.atomic():
-        job = LabelJob.objects.create(
-            kind=kind,
-            description=description[:400],
-            requested_by=requested_by,
-            add_keys=list(add_keys),
-            remove_keys=list(remove_keys),
-            contact_ids=ids,
-            total=len(ids),
-            delete_keys_after=list(delete_keys_after),
-        )
-        transaction.on_commit(lambda: run_label_job.enqueue(job.pk))
-    return job
-
-
-def _contact_model():
-    # Contacts depend on labels, not the other way round: reach them through the relation.
-    return Label.contacts.through._meta.get_field("contact").related_model
-
-
 def _apply_to_cache(job: LabelJob, wix_ids: list[str]) -> None:
-    through = Label.contacts.through
-    # Lock the labels first (before any membership write), so that a label being deleted
+    # Labels locked first (before any membership write), so that a label being deleted
     # meanwhile either goes first (and gets no memberships) or waits for this chunk.
-    label_pks = dict(
-        Label.objects.select_for_update()
-        .filter(key__in=[*job.add_keys, *job.remove_keys])
-        .order_by("pk")
-        .values_list("key", "pk")
-    )
-    contact_pks = list(
-        _contact_model().objects.filter(wix_id__in=wix_ids).values_list("pk", flat=True)
-    )
+    label_pks = label_ids_locked([*job.add_keys, *job.remove_keys])
+    contact_pks = list(Contact.objects.filter(wix_id__in=wix_ids).values_list("pk", flat=True))
     if job.remove_keys:
-        through.objects.filter(contact_id__in=contact_pks, label__key__in=job.remove_keys).delete()
+        remove = [pk for key, pk in label_pks.items() if key in job.remove_keys]
+        memberships_remove(contact_pks=contact_pks, label_pks=remove)
     if job.add_keys:
-        adding = [pk for key, pk in label_pks.items() if key in job.add_keys]
-        through.objects.bulk_create(
-            [through(contact_id=c, label_id=lb) for c in contact_pks for lb in adding],
-            ignore_conflicts=True,
-            batch_size=5000,
-        )
+        add = [pk for key, pk in label_pks.items() if key in job.add_keys]
+        memberships_add(contact_pks=contact_pks, label_pks=add)
 
 
 def _follow_wix_job(
     job: LabelJob, wix_job_id: str, *, client: WixClient, done_before: int, sleep: Callable
-) -> dict:
+) -> BulkJob:
     """Poll Wix until its job completes, copying its progress into ours as it goes."""
     pause = POLL_SECONDS
     while True:
         wix_job = client.get_bulk_job(wix_job_id)
-        job.done = done_before + int(wix_job.get("successTotal") or 0)
+        job.done = done_before + wix_job.success_total
         LabelJob.objects.filter(pk=job.pk).update(done=job.done)
-        if wix_job.get("status") in WIX_JOB_DONE:
+        if wix_job.status in WIX_JOB_DONE:
             return wix_job
         sleep(pause)
         pause = min(POLL_MAX_SECONDS, pause * 1.5)
 
 
 def _log(job: LabelJob, labels: Iterable[Label], action: int, message: str) -> None:
-    if job.requested_by_id is None:
-        return
-    content_type = ContentType.objects.get_for_model(Label)
-    LogEntry.objects.bulk_create(
-        [
-            LogEntry(
-                user_id=job.requested_by_id,
-                content_type=content_type,
-                object_id=str(label.pk),
-                object_repr=str(label)[:200],
-                action_flag=action,
-                change_message=message,
-            )
-            for label in labels
-        ]
-    )
+    if job.requested_by_id is not None:
+        label_log_many(user_id=job.requested_by_id, labels=labels, action=action, message=message)
 
 
 def _finish(job: LabelJob, *, undeleted: Sequence[str] = ()) -> None:
@@ -168,18 +113,16 @@ def label_job_execute(
             wix_job = _follow_wix_job(
                 job, wix_job_id, client=client, done_before=done_before, sleep=sleep
             )
-            failed = int(wix_job.get("failedTotal") or 0)
+            failed = wix_job.failed_total
             with transaction.atomic():
                 if failed:
                     # Wix does not say which contacts failed; the next sync brings the truth.
-                    job.errors.extend(
-                        {"message": str(e.get("message") or e)} for e in wix_job.get("errors", [])
-                    )
+                    job.errors.extend({"message": m} for m in wix_job.error_messages)
                     job.errors.append({"message": f"Wix could not change {failed} contacts."})
                 else:
                     _apply_to_cache(job, chunk)
                 job.failed += failed
-                job.done = done_before + int(wix_job.get("successTotal") or 0)
+                job.done = done_before + wix_job.success_total
                 job.chunks_finished = index + 1
                 job.save(update_fields=["failed", "done", "chunks_finished", "errors"])
         for key in job.delete_keys_after:
@@ -214,4 +157,4 @@ def _delete_label_after(job: LabelJob, key: str, *, client: WixClient) -> None:
         label = Label.objects.select_for_update().filter(key=key).first()
         if label is not None:
             _log(job, [label], DELETION, f"Deleted after merge ({job.description}).")
-            label.delete()
+            labels_delete([label.pk])

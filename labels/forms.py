@@ -2,13 +2,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 
-from labels.models import Label
 from labels.selectors import ORDERINGS
 from labels.services import (
     NAME_MAX_LENGTH,
     control_character_problem,
     display_name_problem,
 )
+from wixcache.models import Label
 
 
 def reject_control_characters(value: object) -> None:

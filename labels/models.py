@@ -1,36 +1,17 @@
 from django.conf import settings
 from django.db import models
 
+from wixcache import models as cache
 
-class Label(models.Model):
-    """A Wix contact label, as last seen in Wix (the cache is written only after Wix accepts)."""
 
-    class Type(models.TextChoices):
-        SYSTEM = "SYSTEM", "System"
-        USER_DEFINED = "USER_DEFINED", "User"
-        WIX_APP_DEFINED = "WIX_APP_DEFINED", "App"
-        UNKNOWN = "UNKNOWN", "Unknown"
-
-    # Wix makes keys from the whole name (up to 180 characters), so keys can be long.
-    key = models.CharField(max_length=255, unique=True, editable=False)
-    display_name = models.CharField(max_length=180)
-    label_type = models.CharField(max_length=16, choices=Type.choices, default=Type.USER_DEFINED)
-    namespace = models.CharField(max_length=25)
-    namespace_display_name = models.CharField(max_length=180, blank=True)
-    remote_created_at = models.DateTimeField(null=True, blank=True)
-    remote_updated_at = models.DateTimeField(null=True, blank=True)
-    synced_at = models.DateTimeField(auto_now=True)
+class Label(cache.Label):
+    """The labels page's handle on a cached label: the admin's pages at /admin/labels/label/,
+    the `labels.*_label` permissions and the labels' history entries belong to it. The row
+    itself is `wixcache.Label`, which every query uses."""
 
     class Meta:
-        ordering = ["display_name", "key"]
-        indexes = [models.Index(fields=["display_name"], name="label_display_name_idx")]
-
-    def __str__(self) -> str:
-        return self.display_name
-
-    @property
-    def is_system(self) -> bool:
-        return self.label_type == self.Type.SYSTEM
+        proxy = True
+        default_permissions = ("add", "change", "delete", "view")
 
 
 class LabelJob(models.Model):
@@ -104,7 +85,7 @@ class LabelDeletion(models.Model):
 
     display_name = models.CharField(max_length=180)
     key = models.CharField(max_length=255)
-    label_type = models.CharField(max_length=16, choices=Label.Type.choices)
+    label_type = models.CharField(max_length=16, choices=cache.Label.Type.choices)
     contact_ids = models.JSONField(default=list, blank=True)  # Wix ids of the contacts that had it
     contact_count = models.PositiveIntegerField(default=0)
     deleted_by = models.ForeignKey(

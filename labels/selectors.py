@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from labels.models import Label, LabelDeletion, LabelJob
+from labels.models import LabelDeletion, LabelJob
+from wixcache.models import Contact, ContactLabel, Label
 
 ORDERINGS: dict[str, tuple] = {
     "name": ("display_name", "key"),
@@ -56,8 +59,7 @@ def label_near_duplicates(*, display_name: str) -> list[Label]:
 
 
 def contacts_total() -> int:
-    contact_model = Label.contacts.through._meta.get_field("contact").related_model
-    return contact_model.objects.count()
+    return Contact.objects.count()
 
 
 def label_contact_ids(*, label: Label) -> list[str]:
@@ -67,10 +69,9 @@ def label_contact_ids(*, label: Label) -> list[str]:
 
 def label_merge_gainers(*, sources: list[Label], target: Label) -> QuerySet:
     """Contact pks that have any source label but not the target: those a merge changes."""
-    through = Label.contacts.through
-    has_target = through.objects.filter(label_id=target.pk).values("contact_id")
+    has_target = ContactLabel.objects.filter(label_id=target.pk).values("contact_id")
     return (
-        through.objects.filter(label_id__in=[s.pk for s in sources])
+        ContactLabel.objects.filter(label_id__in=[s.pk for s in sources])
         .exclude(contact_id__in=has_target)
         .order_by()
         .values("contact_id")
@@ -78,9 +79,36 @@ def label_merge_gainers(*, sources: list[Label], target: Label) -> QuerySet:
     )
 
 
-def label_merge_preview(*, sources: list[Label], target: Label) -> int:
-    """How many contacts gain the target when `sources` are merged into it."""
-    return label_merge_gainers(sources=sources, target=target).count()
+@dataclass(frozen=True)
+class MergePlan:
+    """A merge of the ticked labels, as the person would start it."""
+
+    ticked: list[Label]  # each with `contact_count`, most used first
+    target: Label
+    sources: list[Label]
+    locked: list[Label]  # system labels among the sources: Wix will not delete them
+    gained: int  # contacts that gain the target
+
+
+def label_merge_plan(*, ticked: Iterable[Label], target: Label | None = None) -> MergePlan:
+    """Merge the ticked labels into `target` when it is one of them; otherwise into a ticked
+    system label (which cannot be merged away) or else the most used one."""
+    labels = list(
+        Label.objects.filter(pk__in=[label.pk for label in ticked])
+        .annotate(contact_count=Count("contacts"))
+        .order_by("-contact_count", "display_name")
+    )
+    chosen = next((label for label in labels if target and label.pk == target.pk), None)
+    if chosen is None:
+        chosen = ([label for label in labels if label.is_system] or labels)[0]
+    sources = [label for label in labels if label.pk != chosen.pk]
+    return MergePlan(
+        ticked=labels,
+        target=chosen,
+        sources=sources,
+        locked=[label for label in sources if label.is_system],
+        gained=label_merge_gainers(sources=sources, target=chosen).count(),
+    )
 
 
 def label_deletions_open() -> QuerySet[LabelDeletion]:
@@ -102,3 +130,32 @@ def label_jobs_active(*, user) -> QuerySet[LabelJob]:
         kind__in=[LabelJob.Kind.MERGE, LabelJob.Kind.RESTORE],
         status__in=[LabelJob.Status.QUEUED, LabelJob.Status.RUNNING],
     ).defer("contact_ids")
+
+
+def label_map_for_keys(keys: Iterable[str]) -> dict[str, Label]:
+    keys = set(keys)
+    if not keys:
+        return {}
+    return {label.key: label for label in Label.objects.filter(key__in=keys)}
+
+
+def label_list_for_search(
+    *, text: str, exclude: Iterable[str] = (), limit: int = 10
+) -> list[Label]:
+    labels = Label.objects.exclude(key__in=list(exclude))
+    if text:
+        labels = labels.filter(Q(display_name__icontains=text) | Q(key__icontains=text))
+    return list(labels.order_by("display_name", "key")[:limit])
+
+
+def label_with_name(name: str) -> Label | None:
+    """The label called exactly `name` (the one Wix's find-or-create would find), if cached."""
+    return Label.objects.filter(display_name=name).first()
+
+
+def label_jobs_for_contact(*, wix_id: str, limit: int = 10) -> list[LabelJob]:
+    """Recent bulk jobs whose snapshot held this contact (the newest last thirty are looked at)."""
+    recent = LabelJob.objects.order_by("-created_at").only(
+        "pk", "kind", "status", "description", "created_at", "contact_ids", "outcome"
+    )[:30]
+    return [job for job in recent if wix_id in job.contact_ids][:limit]

@@ -12,16 +12,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
-from django.contrib.contenttypes.models import ContentType
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION
 from django.db import transaction
 from django.utils import timezone
 
-from labels.bulk import label_job_start
-from labels.models import Label, LabelDeletion, LabelJob
+from labels.history import label_log, sync_user
+from labels.models import LabelDeletion, LabelJob
 from labels.selectors import label_contact_ids, label_merge_gainers, undo_seconds
-from labels.sync import label_cache_upsert, label_from_wix, sync_user
+from labels.tasks import label_job_start
 from labelsite.wix import WixClient, WixConflict, WixNotFound
+from wixcache.models import Contact, ContactLabel, Label
+from wixcache.store import label_store, labels_delete
 
 NAME_MAX_LENGTH = 180
 # Invisible characters that make two names look alike or turn the text around: bidi embeddings,
@@ -90,27 +91,16 @@ def clean_display_name(display_name: str) -> str:
     return name
 
 
-def _log(*, user, label: Label, action: int, message: str) -> None:
-    LogEntry.objects.create(
-        user_id=user.pk,
-        content_type=ContentType.objects.get_for_model(Label),
-        object_id=str(label.pk),
-        object_repr=str(label)[:200],
-        action_flag=action,
-        change_message=message,
-    )
-
-
 def _forget_gone(label: Label) -> None:
     """The label vanished from Wix: the cache follows, as a sync would."""
     with transaction.atomic():
-        _log(
+        label_log(
             user=sync_user(),
             label=label,
             action=DELETION,
             message=f"Deleted in Wix (key {label.key}); removed from the cache.",
         )
-        Label.objects.filter(pk=label.pk).delete()
+        labels_delete([label.pk])
 
 
 def _refuse_system(label: Label, action: str) -> None:
@@ -124,11 +114,11 @@ def label_create(*, display_name: str, user) -> tuple[Label, bool]:
     """Wix's find-or-create; returns (label, created). An exact match is returned, not made."""
     name = clean_display_name(display_name)
     with WixClient.from_settings() as client:
-        data, created = client.find_or_create_label(name)
+        record, created = client.find_or_create_label(name)
     with transaction.atomic():
-        label = label_cache_upsert(data)
+        label = label_store(record).label
         if created:
-            _log(
+            label_log(
                 user=user,
                 label=label,
                 action=ADDITION,
@@ -153,14 +143,14 @@ def label_rename(*, label: Label, display_name: str, expected_name: str, user) -
     with WixClient.from_settings() as client:
         try:
             current = client.get_label(label.key)
-            if current.get("displayName") != expected_name:
-                label = label_cache_upsert(current)
+            if current.display_name != expected_name:
+                label = label_store(current).label
                 raise LabelStale(
                     f"This label was renamed in Wix to “{label.display_name}” meanwhile; "
                     "nothing was changed. Here it is as it is now.",
                     label=label,
                 )
-            data = client.rename_label(label.key, name)
+            renamed = client.rename_label(label.key, name)
         except WixNotFound:
             _forget_gone(label)
             raise LabelStale(
@@ -180,11 +170,8 @@ def label_rename(*, label: Label, display_name: str, expected_name: str, user) -
                 f"“{expected_name}” was deleted while you were renaming it.", label=None
             )
         old_name = label.display_name
-        fresh = label_from_wix(data)
-        label.display_name = fresh.display_name
-        label.remote_updated_at = fresh.remote_updated_at or label.remote_updated_at
-        label.save(update_fields=["display_name", "remote_updated_at", "synced_at"])
-        _log(
+        label = label_store(renamed).label
+        label_log(
             user=user,
             label=label,
             action=CHANGE,
@@ -215,9 +202,7 @@ def label_delete(*, label: Label, expected_name: str, user) -> LabelDeletion:
             contact_count=len(contact_ids),
             deleted_by=user,
         )
-        # Locked before its memberships are deleted, so that no sync or job adds one meanwhile.
-        Label.objects.select_for_update().filter(pk=label.pk).first()
-        _log(
+        label_log(
             user=user,
             label=label,
             action=DELETION,
@@ -226,7 +211,7 @@ def label_delete(*, label: Label, expected_name: str, user) -> LabelDeletion:
                 f"{len(contact_ids)} contacts lost it."
             ),
         )
-        label.delete()
+        labels_delete([label.pk])
     return deletion
 
 
@@ -237,16 +222,15 @@ def label_merge(*, sources: list[Label], target: Label, user) -> LabelJob:
         raise LabelError("Pick at least one other label to merge into the target.")
     for source in sources:
         _refuse_system(source, "merge away (delete)")
-    through = Label.contacts.through
     contact_ids_by_label: dict[int, list[str]] = defaultdict(list)
-    for label_id, wix_id in through.objects.filter(
+    for label_id, wix_id in ContactLabel.objects.filter(
         label_id__in=[s.pk for s in sources]
     ).values_list("label_id", "contact__wix_id"):
         contact_ids_by_label[label_id].append(wix_id)
     gained = list(
-        through._meta.get_field("contact")
-        .related_model.objects.filter(pk__in=label_merge_gainers(sources=sources, target=target))
-        .values_list("wix_id", flat=True)
+        Contact.objects.filter(
+            pk__in=label_merge_gainers(sources=sources, target=target)
+        ).values_list("wix_id", flat=True)
     )
     names = ", ".join(f"“{s.display_name}”" for s in sources)
     with transaction.atomic():
@@ -273,7 +257,7 @@ def label_merge(*, sources: list[Label], target: Label, user) -> LabelJob:
                 for source in sources
             ]
         )
-        _log(
+        label_log(
             user=user,
             label=target,
             action=CHANGE,
@@ -311,9 +295,9 @@ def label_deletion_undo(*, deletion: LabelDeletion, user) -> UndoResult:
     result = UndoResult()
     with WixClient.from_settings() as client:
         for item in group:
-            data, _created = client.find_or_create_label(item.display_name)
+            record, _created = client.find_or_create_label(item.display_name)
             with transaction.atomic():
-                label = label_cache_upsert(data)
+                label = label_store(record).label
                 job = label_job_start(
                     requested_by=user,
                     description=f"Restore “{item.display_name}” to {item.contact_count} contacts",
@@ -325,7 +309,7 @@ def label_deletion_undo(*, deletion: LabelDeletion, user) -> UndoResult:
                 item.restored_key = label.key
                 item.restore_job = job
                 item.save(update_fields=["restored_at", "restored_key", "restore_job"])
-                _log(
+                label_log(
                     user=user,
                     label=label,
                     action=ADDITION,

@@ -1,5 +1,8 @@
 """Background work of the labels app, run by `manage.py db_worker`."""
 
+from collections.abc import Iterable, Sequence
+
+from django.db import transaction
 from django.tasks import task
 
 from labels.bulk import label_job_execute
@@ -13,3 +16,30 @@ def run_label_job(job_id: int) -> str:
     with WixClient.from_settings() as client:
         job = label_job_execute(job, client=client)
     return job.outcome
+
+
+def label_job_start(
+    *,
+    requested_by,
+    description: str,
+    contact_ids: Iterable[str],
+    add_keys: Sequence[str] = (),
+    remove_keys: Sequence[str] = (),
+    kind: str = LabelJob.Kind.APPLY,
+    delete_keys_after: Sequence[str] = (),
+) -> LabelJob:
+    """Queue a label change for exactly these contacts (Wix ids); returns the job to watch."""
+    ids = list(dict.fromkeys(contact_ids))
+    with transaction.atomic():
+        job = LabelJob.objects.create(
+            kind=kind,
+            description=description[:400],
+            requested_by=requested_by,
+            add_keys=list(add_keys),
+            remove_keys=list(remove_keys),
+            contact_ids=ids,
+            total=len(ids),
+            delete_keys_after=list(delete_keys_after),
+        )
+        transaction.on_commit(lambda: run_label_job.enqueue(job.pk))
+    return job

@@ -1,18 +1,16 @@
-"""The labels page and its htmx endpoints. Every endpoint checks its own permission."""
+"""The labels page, its htmx endpoints and label jobs' progress. Every endpoint checks its own
+permission."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
-from django_htmx.middleware import HtmxDetails
 
 from labels.forms import (
     LabelCreateForm,
@@ -22,7 +20,8 @@ from labels.forms import (
     LabelRenameForm,
     LabelUndoForm,
 )
-from labels.models import Label, LabelDeletion
+from labels.models import Label as AdminLabel
+from labels.models import LabelDeletion, LabelJob
 from labels.selectors import (
     DEFAULT_ORDER,
     contacts_total,
@@ -30,7 +29,7 @@ from labels.selectors import (
     label_get,
     label_jobs_active,
     label_list,
-    label_merge_preview,
+    label_merge_plan,
     label_near_duplicates,
     undo_seconds,
 )
@@ -43,19 +42,14 @@ from labels.services import (
     label_merge,
     label_rename,
 )
+from labelsite.views import HtmxHttpRequest, permission_required, render_partials
 from labelsite.wix import WixError
+from wixcache.models import Label
 
 PAGE = "admin/labels/label/labels.html"
+JOB_PROGRESS = "admin/labels/labeljob/progress.html"
 PAGE_SIZE = 100
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def _require(request: HttpRequest, *codenames: str) -> None:
-    if not all(request.user.has_perm(f"labels.{codename}") for codename in codenames):
-        raise PermissionDenied
+CAN_VIEW = ("labels.view_label", "labels.change_label")
 
 
 def _permissions(request: HttpRequest) -> dict:
@@ -133,18 +127,9 @@ def _gone(request, key: str) -> TemplateResponse:
     )
 
 
-def _with_progress(request, response: HttpResponse, jobs) -> HttpResponse:
-    """Add the jobs' progress to the page's activity region (out of band)."""
-    response.render()
-    response.content += render_to_string(
-        f"{PAGE}#label-activity-oob", {"jobs": jobs}, request=request
-    ).encode()
-    return response
-
-
 @require_GET
+@permission_required(CAN_VIEW)
 def label_page(request: HtmxHttpRequest) -> HttpResponse:
-    _require_view(request)
     state = _list_state(request.GET)
     context = _table_context(**state)
     if request.htmx and not request.htmx.history_restore_request:
@@ -155,7 +140,7 @@ def label_page(request: HtmxHttpRequest) -> HttpResponse:
     context.update(
         _permissions(request),
         title="Labels",
-        opts=Label._meta,
+        opts=AdminLabel._meta,
         create_form=LabelCreateForm(),
         deletions=label_deletions_open(),
         jobs=label_jobs_active(user=request.user),
@@ -163,15 +148,9 @@ def label_page(request: HtmxHttpRequest) -> HttpResponse:
     return TemplateResponse(request, PAGE, context)
 
 
-def _require_view(request: HttpRequest) -> None:
-    user = request.user
-    if not (user.has_perm("labels.view_label") or user.has_perm("labels.change_label")):
-        raise PermissionDenied
-
-
 @require_GET
+@permission_required(CAN_VIEW)
 def label_row(request: HtmxHttpRequest, key: str) -> HttpResponse:
-    _require_view(request)
     label = label_get(key=key)
     if label is None:
         return _gone(request, key)
@@ -179,8 +158,8 @@ def label_row(request: HtmxHttpRequest, key: str) -> HttpResponse:
 
 
 @require_POST
+@permission_required("labels.add_label")
 def label_create_view(request: HtmxHttpRequest) -> HttpResponse:
-    _require(request, "add_label")
     form = LabelCreateForm(request.POST)
     context = _permissions(request)
     if not form.is_valid():
@@ -199,22 +178,14 @@ def label_create_view(request: HtmxHttpRequest) -> HttpResponse:
     except (WixError, LabelError) as error:
         form.add_error(None, str(error))
         return TemplateResponse(request, f"{PAGE}#label-create", {**context, "create_form": form})
-    response = TemplateResponse(
-        request,
-        f"{PAGE}#label-create",
-        {**context, "create_form": LabelCreateForm(), "made": label, "created": created},
-    )
-    response.render()
     table = _table_context(**_list_state(request.POST), highlight=label)
-    response.content += render_to_string(
-        f"{PAGE}#label-table", {**context, **table, "oob": True}, request=request
-    ).encode()
-    return response
+    context.update(table, create_form=LabelCreateForm(), made=label, created=created)
+    return render_partials(request, PAGE, ["label-create"], context, oob=["label-table"])
 
 
 @require_GET
+@permission_required("labels.change_label")
 def label_edit(request: HtmxHttpRequest, key: str) -> HttpResponse:
-    _require(request, "change_label")
     label = label_get(key=key)
     if label is None:
         return _gone(request, key)
@@ -225,8 +196,8 @@ def label_edit(request: HtmxHttpRequest, key: str) -> HttpResponse:
 
 
 @require_POST
+@permission_required("labels.change_label")
 def label_rename_view(request: HtmxHttpRequest, key: str) -> HttpResponse:
-    _require(request, "change_label")
     label = label_get(key=key)
     if label is None:
         return _gone(request, key)
@@ -251,8 +222,8 @@ def label_rename_view(request: HtmxHttpRequest, key: str) -> HttpResponse:
 
 
 @require_GET
+@permission_required("labels.delete_label")
 def label_delete_confirm(request: HtmxHttpRequest, key: str) -> HttpResponse:
-    _require(request, "delete_label")
     label = label_get(key=key)
     if label is None:
         return _gone(request, key)
@@ -262,8 +233,8 @@ def label_delete_confirm(request: HtmxHttpRequest, key: str) -> HttpResponse:
 
 
 @require_POST
+@permission_required("labels.delete_label")
 def label_delete_view(request: HtmxHttpRequest, key: str) -> HttpResponse:
-    _require(request, "delete_label")
     label = label_get(key=key)
     if label is None:
         return _gone(request, key)
@@ -283,8 +254,8 @@ def label_delete_view(request: HtmxHttpRequest, key: str) -> HttpResponse:
 
 
 @require_POST
+@permission_required("labels.delete_label")
 def label_undo(request: HtmxHttpRequest, deletion_id: int) -> HttpResponse:
-    _require(request, "delete_label")
     deletion = get_object_or_404(LabelDeletion.objects.select_related("merge_job"), pk=deletion_id)
     form = LabelUndoForm(request.POST)
     place = (form.cleaned_data.get("place") if form.is_valid() else "") or "list"
@@ -299,46 +270,37 @@ def label_undo(request: HtmxHttpRequest, deletion_id: int) -> HttpResponse:
     context.update(mode="show", label=restored, restored=result.restored, highlight=True)
     if restored is not None:
         context["contacts_total"] = _with_usage([restored])
-    response = TemplateResponse(request, f"{PAGE}#{partial}", context)
-    return trigger_client_event(_with_progress(request, response, result.jobs), "labelsChanged")
+    context["jobs"] = result.jobs
+    response = render_partials(request, PAGE, [partial, "label-activity-oob"], context)
+    return trigger_client_event(response, "labelsChanged")
 
 
 @require_GET
+@permission_required(CAN_VIEW)
 def label_deletions(request: HtmxHttpRequest) -> HttpResponse:
-    _require_view(request)
     context = {**_permissions(request), "deletions": label_deletions_open()}
     return TemplateResponse(request, f"{PAGE}#label-deletions", context)
 
 
 def _merge_context(request, form: LabelMergeForm) -> dict:
     context = {**_permissions(request), "merge_form": form}
-    if not form.is_valid():
-        return context
-    ticked = list(
-        Label.objects.filter(pk__in=[s.pk for s in form.cleaned_data["source"]])
-        .annotate(contact_count=Count("contacts"))
-        .order_by("-contact_count", "display_name")
-    )
-    target = form.cleaned_data.get("target")
-    if target is None or target.pk not in {t.pk for t in ticked}:
-        system = [t for t in ticked if t.is_system]
-        target = (system or ticked)[0]
-    target = next(t for t in ticked if t.pk == target.pk)
-    sources = [t for t in ticked if t.pk != target.pk]
-    locked = [s for s in sources if s.is_system]
-    context.update(
-        ticked=ticked,
-        target=target,
-        sources=sources,
-        locked=locked,
-        gained=label_merge_preview(sources=sources, target=target),
-    )
+    if form.is_valid():
+        plan = label_merge_plan(
+            ticked=form.cleaned_data["source"], target=form.cleaned_data.get("target")
+        )
+        context.update(
+            ticked=plan.ticked,
+            target=plan.target,
+            sources=plan.sources,
+            locked=plan.locked,
+            gained=plan.gained,
+        )
     return context
 
 
 @require_GET
+@permission_required("labels.change_label", "labels.delete_label")
 def label_merge_preview_view(request: HtmxHttpRequest) -> HttpResponse:
-    _require(request, "change_label", "delete_label")
     if "cancel" in request.GET:
         return TemplateResponse(request, f"{PAGE}#label-merge", _permissions(request))
     context = _merge_context(request, LabelMergeForm(request.GET))
@@ -346,8 +308,8 @@ def label_merge_preview_view(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_POST
+@permission_required("labels.change_label", "labels.delete_label")
 def label_merge_view(request: HtmxHttpRequest) -> HttpResponse:
-    _require(request, "change_label", "delete_label")
     form = LabelMergeForm(request.POST)
     context = _merge_context(request, form)
     if not form.is_valid() or context["locked"]:
@@ -356,5 +318,24 @@ def label_merge_view(request: HtmxHttpRequest) -> HttpResponse:
         job = label_merge(sources=context["sources"], target=context["target"], user=request.user)
     except LabelError as error:
         return TemplateResponse(request, f"{PAGE}#label-merge", {**context, "error": str(error)})
-    response = TemplateResponse(request, f"{PAGE}#label-merge", {**context, "started": job})
-    return _with_progress(request, response, [job])
+    context.update(started=job, jobs=[job])
+    return render_partials(request, PAGE, ["label-merge", "label-activity-oob"], context)
+
+
+# --- Label jobs -------------------------------------------------------------------------------
+
+
+def can_watch(user, job: LabelJob) -> bool:
+    return job.requested_by_id == user.pk or user.has_perm("labels.view_labeljob")
+
+
+@require_GET
+def label_job_progress(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    """The progress partial; polls itself while the job runs, and announces the end."""
+    job = get_object_or_404(LabelJob.objects.defer("contact_ids"), pk=job_id)
+    if not can_watch(request.user, job):  # a person may always watch their own jobs
+        raise PermissionDenied
+    response = TemplateResponse(request, f"{JOB_PROGRESS}#job-progress", {"job": job})
+    if not job.is_active:
+        trigger_client_event(response, "labelJobFinished", {"id": job.pk, "status": job.status})
+    return response

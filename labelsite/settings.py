@@ -34,8 +34,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_tasks_db",
+    # The cache of Wix's data at the bottom, the feature apps on it, the project on top.
+    "wixcache",
     "labels",
     "contacts",
+    "sync",
+    "labelsite",
 ]
 
 MIDDLEWARE = [
@@ -136,7 +140,6 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 WIX_API_BASE_URL = env.str("WIX_API_BASE_URL", default="https://www.wixapis.com")
 WIX_API_KEY = env.str("WIX_API_KEY", default="")
 WIX_SITE_ID = env.str("WIX_SITE_ID", default="")
-WIX_ACCOUNT_ID = env.str("WIX_ACCOUNT_ID", default="")
 WIX_MAX_REQUESTS_PER_MINUTE = env.int("WIX_MAX_REQUESTS_PER_MINUTE", default=200)
 WIX_CONNECT_TIMEOUT = env.float("WIX_CONNECT_TIMEOUT", default=5.0)
 WIX_READ_TIMEOUT = env.float("WIX_READ_TIMEOUT", default=30.0)

@@ -9,7 +9,7 @@ admin.site.index_title = "Contact labels and audiences"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    path("", include("contacts.urls")),
+    path("", include("sync.urls")),
 ]
 
 handler403 = "labelsite.errors.permission_denied"

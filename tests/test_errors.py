@@ -22,7 +22,7 @@ def htmx_request():
 def test_permission_denied_to_htmx_is_said_in_the_message_area(client):
     staff = User.objects.create_user("plain", password="pw", is_staff=True)
     client.force_login(staff)
-    response = client.post(reverse("admin:contacts_syncrun_sync_now"), {"kind": "full"}, headers=HX)
+    response = client.post(reverse("admin:sync_syncrun_sync_now"), {"kind": "full"}, headers=HX)
     assert response.status_code == 403
     assert response["HX-Retarget"] == "#htmx-messages"
     assert response["HX-Reswap"] == "innerHTML"
@@ -34,7 +34,7 @@ def test_permission_denied_to_htmx_is_said_in_the_message_area(client):
 @pytest.mark.django_db
 def test_permission_denied_without_htmx_is_the_usual_page(client):
     client.force_login(User.objects.create_user("plain", password="pw", is_staff=True))
-    response = client.post(reverse("admin:contacts_syncrun_sync_now"), {"kind": "full"})
+    response = client.post(reverse("admin:sync_syncrun_sync_now"), {"kind": "full"})
     assert response.status_code == 403
     assert "HX-Retarget" not in response
     assert "<h1>403 Forbidden</h1>" in response.content.decode()
@@ -55,7 +55,7 @@ def test_not_found_and_server_error_for_htmx():
 def test_a_stale_csrf_token_on_htmx_says_reload(admin_user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)
-    response = client.post(reverse("admin:contacts_syncrun_sync_now"), {"kind": "full"}, headers=HX)
+    response = client.post(reverse("admin:sync_syncrun_sync_now"), {"kind": "full"}, headers=HX)
     assert response.status_code == 403
     assert response["HX-Retarget"] == "#htmx-messages"
     assert "Reload the page" in response.content.decode()

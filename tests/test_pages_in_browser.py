@@ -4,8 +4,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from contacts.models import Contact, SyncRun
-from contacts.sync import sync_wix
+from sync.models import SyncRun
+from sync.service import sync_wix
+from wixcache.models import Contact
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,8 +35,8 @@ def test_main_pages_load_without_policy_violations_or_script_errors(
         reverse("admin:contacts_contact_changelist"),
         reverse("admin:contacts_contact_change", args=[contact.pk]),
         reverse("admin:contacts_audience_changelist"),
-        reverse("admin:contacts_syncrun_changelist"),
-        reverse("admin:contacts_syncrun_change", args=[site_with_data.pk]),
+        reverse("admin:sync_syncrun_changelist"),
+        reverse("admin:sync_syncrun_change", args=[site_with_data.pk]),
         reverse("admin:labels_labeljob_changelist"),
     ]
     for url in urls:

@@ -11,9 +11,9 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.views.debug import technical_500_response
 
-from contacts.models import SyncRun
-from contacts.sync import sync_wix
 from labelsite.wix import WixClient, WixPermissionDenied
+from sync.models import SyncRun
+from sync.service import sync_wix
 from tests.sandbox import SandboxProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,8 +90,8 @@ def test_the_api_key_never_reaches_logs_pages_or_error_pages(
 
     for url in (
         reverse("admin:index"),
-        reverse("admin:contacts_syncrun_changelist"),
-        reverse("admin:contacts_syncrun_change", args=[run.pk]),
+        reverse("admin:sync_syncrun_changelist"),
+        reverse("admin:sync_syncrun_change", args=[run.pk]),
         reverse("admin:contacts_contact_changelist"),
         reverse("admin:labels_label_changelist"),
     ):

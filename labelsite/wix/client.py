@@ -11,9 +11,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any, Self
 from urllib.parse import quote
 
+import msgspec
 import requests
 
 from labelsite.wix.config import WixConfig
@@ -29,6 +31,16 @@ from labelsite.wix.errors import (
     WixValidationError,
 )
 from labelsite.wix.pacing import Pacer, backoff_delay, parse_retry_after
+from labelsite.wix.records import (
+    BulkJob,
+    ContactsPage,
+    ContactWalkPage,
+    LabelsPage,
+    Record,
+    WixContact,
+    WixLabel,
+    wix_datetime,
+)
 
 logger = logging.getLogger("labelsite.wix")
 
@@ -57,6 +69,27 @@ _ERRORS_BY_STATUS: dict[int, type[WixError]] = {
 }
 
 
+class _LabelCreated(Record):
+    label: WixLabel
+    new_label: bool = False
+
+
+class _OneLabel(Record):
+    label: WixLabel
+
+
+class _OneContact(Record):
+    contact: WixContact
+
+
+class _JobStarted(Record):
+    job_id: str
+
+
+class _OneJob(Record):
+    job: BulkJob
+
+
 class WixClient:
     """A client for one Wix site. Thread-safe as far as pacing and counters go."""
 
@@ -65,8 +98,7 @@ class WixClient:
         *,
         base_url: str,
         api_key: str,
-        site_id: str | None = None,
-        account_id: str | None = None,
+        site_id: str,
         max_requests_per_minute: int = 200,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
@@ -81,8 +113,7 @@ class WixClient:
         self.config = WixConfig(
             base_url=base_url,
             api_key=api_key,
-            site_id=site_id or None,
-            account_id=account_id or None,
+            site_id=site_id,
             max_requests_per_minute=max_requests_per_minute,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
@@ -109,12 +140,9 @@ class WixClient:
                 "Authorization": api_key,
                 "User-Agent": USER_AGENT,
                 "Accept": "application/json",
+                "wix-site-id": site_id,
             }
         )
-        if site_id:
-            self.session.headers["wix-site-id"] = site_id
-        else:
-            self.session.headers["wix-account-id"] = account_id or ""
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> Self:
@@ -122,12 +150,7 @@ class WixClient:
         return cls(**{**asdict(WixConfig.from_settings()), **overrides})
 
     def __repr__(self) -> str:
-        who = (
-            f"site_id={self.config.site_id!r}"
-            if self.config.site_id
-            else f"account_id={self.config.account_id!r}"
-        )
-        return f"WixClient(base_url={self.base_url!r}, {who})"
+        return f"WixClient(base_url={self.base_url!r}, site_id={self.config.site_id!r})"
 
     __str__ = __repr__
 
@@ -143,45 +166,23 @@ class WixClient:
 
     # --- Labels -------------------------------------------------------------------------------
 
-    def find_or_create_label(self, display_name: str) -> tuple[dict, bool]:
+    def find_or_create_label(self, display_name: str) -> tuple[WixLabel, bool]:
         """Return (label, created): the label named exactly `display_name`, made if missing."""
-        data = self._request("POST", LABELS, json={"displayName": display_name})
-        return data["label"], bool(data.get("newLabel", False))
+        answer = self._request(
+            "POST", LABELS, json={"displayName": display_name}, answer=_LabelCreated
+        )
+        return answer.label, answer.new_label
 
-    def get_label(self, key: str) -> dict:
-        return self._request("GET", f"{LABELS}/{_segment(key)}")["label"]
+    def get_label(self, key: str) -> WixLabel:
+        return self._request("GET", f"{LABELS}/{_segment(key)}", answer=_OneLabel).label
 
-    def rename_label(self, key: str, display_name: str) -> dict:
+    def rename_label(self, key: str, display_name: str) -> WixLabel:
         body = {"label": {"displayName": display_name}}
-        return self._request("PATCH", f"{LABELS}/{_segment(key)}", json=body)["label"]
+        path = f"{LABELS}/{_segment(key)}"
+        return self._request("PATCH", path, json=body, answer=_OneLabel).label
 
     def delete_label(self, key: str) -> None:
         self._request("DELETE", f"{LABELS}/{_segment(key)}", gone_is_done=True)
-
-    def list_labels(
-        self,
-        *,
-        label_type: str | None = None,
-        namespace: str | None = None,
-        starts_with: str | None = None,
-        sort_field: str | None = None,
-        sort_order: str | None = None,
-        limit: int | None = None,
-        offset: int | None = None,
-    ) -> dict:
-        """List Labels as Wix answers it: `{"labels": [...], "metadata": {...}}`."""
-        params = {
-            "labelType": label_type,
-            "namespace": namespace,
-            "startsWith": starts_with,
-            "sort.fieldName": sort_field,
-            "sort.order": sort_order,
-            "paging.limit": limit,
-            "paging.offset": offset,
-        }
-        return self._request(
-            "GET", LABELS, params={k: v for k, v in params.items() if v is not None}
-        )
 
     def query_labels(
         self,
@@ -190,47 +191,26 @@ class WixClient:
         sort: list[dict] | None = None,
         limit: int | None = None,
         offset: int | None = None,
-    ) -> dict:
-        """Query Labels; the paging block is always under `pagingMetadata`."""
+    ) -> LabelsPage:
         query = _query(filter=filter, sort=sort, limit=limit, offset=offset)
-        data = self._request("POST", f"{LABELS}/query", json={"query": query})
-        # Wix's REST example says `metadata`, its SDK type `pagingMetadata`: accept either.
-        if "pagingMetadata" not in data and "metadata" in data:
-            data["pagingMetadata"] = data.pop("metadata")
-        data.setdefault("labels", [])
-        return data
+        return self._request("POST", f"{LABELS}/query", json={"query": query}, answer=LabelsPage)
 
-    def iter_labels(self, page_size: int = MAX_QUERY_PAGE) -> Iterator[dict]:
+    def iter_labels(self, page_size: int = MAX_QUERY_PAGE) -> Iterator[WixLabel]:
         """Every label on the site, walking Query Labels page by page (each key once)."""
         _check_page_size(page_size)
         seen: set[str] = set()
         offset = 0
         while True:
-            labels = self.query_labels(limit=page_size, offset=offset)["labels"]
+            labels = self.query_labels(limit=page_size, offset=offset).labels
             for label in labels:
-                if label["key"] not in seen:
-                    seen.add(label["key"])
+                if label.key not in seen:
+                    seen.add(label.key)
                     yield label
             if len(labels) < page_size:
                 return
             offset += len(labels)
 
     # --- Contacts -----------------------------------------------------------------------------
-
-    def create_contact(self, info: dict) -> dict:
-        # Not idempotent (a repeat makes a second contact), so only retried when Wix surely
-        # did not act: a 429 or a connect timeout.
-        return self._request("POST", CONTACTS, json={"info": info}, idempotent=False)["contact"]
-
-    def get_contact(self, contact_id: str) -> dict:
-        return self._request("GET", f"{CONTACTS}/{_segment(contact_id)}")["contact"]
-
-    def update_contact(self, contact_id: str, *, revision: int, info: dict) -> dict:
-        body = {"revision": revision, "info": info}
-        return self._request("PATCH", f"{CONTACTS}/{_segment(contact_id)}", json=body)["contact"]
-
-    def delete_contact(self, contact_id: str) -> None:
-        self._request("DELETE", f"{CONTACTS}/{_segment(contact_id)}", gone_is_done=True)
 
     def query_contacts(
         self,
@@ -240,24 +220,70 @@ class WixClient:
         limit: int = 50,
         offset: int = 0,
         fieldsets: Iterable[str] | None = None,
-    ) -> dict:
-        """Query Contacts as Wix answers it: `{"contacts": [...], "pagingMetadata": {...}}`."""
+    ) -> ContactsPage:
         query = _query(filter=filter, sort=sort, limit=limit, offset=offset)
         if fieldsets is not None:
             query["fieldsets"] = [fieldsets] if isinstance(fieldsets, str) else list(fieldsets)
-        data = self._request("POST", f"{CONTACTS}/query", json={"query": query})
-        data.setdefault("contacts", [])
-        return data
+        path = f"{CONTACTS}/query"
+        return self._request("POST", path, json={"query": query}, answer=ContactsPage)
 
-    def label_contact(self, contact_id: str, label_keys: Iterable[str]) -> dict:
+    def walk_contacts(
+        self,
+        *,
+        filter: dict | None = None,
+        after: datetime | None = None,
+        after_ids: frozenset[str] = frozenset(),
+        page_size: int = MAX_QUERY_PAGE,
+    ) -> Iterator[ContactWalkPage]:
+        """Every matching contact (FULL fieldset), in pages, oldest first, from `after` on.
+
+        Walks by created date rather than by offset, so contacts created or deleted while we
+        page cannot shift others past us: each query asks for `createdDate >= ` the newest date
+        seen, and drops the ids already taken at exactly that date (`after_ids`; `after` itself
+        is inclusive). Only when a whole page shares one instant does it step an offset within
+        it. Each page says which span of created dates it vouches for (see `ContactWalkPage`).
+        """
+        _check_page_size(page_size)
+        lo, lo_ids, offset = after, after_ids, 0
+        while True:
+            conditions = [filter] if filter else []
+            if lo is not None:
+                conditions.insert(0, {"createdDate": {"$gte": wix_datetime(lo)}})
+            answer = self.query_contacts(
+                filter=_all_of(conditions),
+                sort=[{"fieldName": "createdDate", "order": "ASC"}],
+                limit=page_size,
+                offset=offset,
+                fieldsets=["FULL"],
+            )
+            raw = answer.contacts
+            last = len(raw) < page_size
+            fresh = tuple(c for c in raw if c.id not in lo_ids)
+            if not raw:
+                yield ContactWalkPage((), lo, None, lo_ids, frozenset(), answer.total, last=True)
+                return
+            hi = raw[-1].created_date
+            if lo is not None and hi == lo:
+                # More contacts share one instant than a page holds: page by offset inside it.
+                offset += len(raw)
+                lo_ids = lo_ids | {c.id for c in raw}
+                yield ContactWalkPage(fresh, lo, lo, lo_ids, lo_ids, answer.total, last)
+            else:
+                next_lo_ids = frozenset(c.id for c in raw if c.created_date == hi)
+                yield ContactWalkPage(fresh, lo, hi, lo_ids, next_lo_ids, answer.total, last)
+                lo, lo_ids, offset = hi, next_lo_ids, 0
+            if last:
+                return
+
+    def label_contact(self, contact_id: str, label_keys: Iterable[str]) -> WixContact:
         body = {"labelKeys": list(label_keys)}
         path = f"{CONTACTS}/{_segment(contact_id)}/labels"
-        return self._request("POST", path, json=body)["contact"]
+        return self._request("POST", path, json=body, answer=_OneContact).contact
 
-    def unlabel_contact(self, contact_id: str, label_keys: Iterable[str]) -> dict:
+    def unlabel_contact(self, contact_id: str, label_keys: Iterable[str]) -> WixContact:
         path = f"{CONTACTS}/{_segment(contact_id)}/labels"
         params = {"labelKeys": list(label_keys)}  # sent as ?labelKeys=a&labelKeys=b
-        return self._request("DELETE", path, params=params)["contact"]
+        return self._request("DELETE", path, params=params, answer=_OneContact).contact
 
     def bulk_add_remove_labels(
         self,
@@ -277,96 +303,29 @@ class WixClient:
             body["filter"] = filter
         if search is not None:
             body["search"] = search
-        return self._request("POST", f"{BULK}/contacts/add-remove-labels", json=body)["jobId"]
+        path = f"{BULK}/contacts/add-remove-labels"
+        return self._request("POST", path, json=body, answer=_JobStarted).job_id
 
-    def get_bulk_job(self, job_id: str) -> dict:
-        return self._request("GET", f"{BULK}/jobs/{_segment(job_id)}")["job"]
-
-    def list_bulk_jobs(self) -> list[dict]:
-        return self._request("GET", f"{BULK}/jobs").get("jobs", [])
-
-    def list_facets(self) -> list[dict]:
-        """The raw facets: ALL_CONTACTS, NOT_LABELED and one LABEL facet per label."""
-        return self._request("GET", f"{CONTACTS}/facets").get("facets", [])
-
-    def label_facets(self) -> dict[str, int]:
-        """Label key -> number of contacts that have it."""
-        return {
-            facet["facetKey"]: int(facet.get("count", 0))
-            for facet in self.list_facets()
-            if facet.get("facetType") == "LABEL"
-        }
-
-    def iter_contact_pages(
-        self,
-        *,
-        filter: dict | None = None,
-        page_size: int = MAX_QUERY_PAGE,
-        created_after: str | None = None,
-    ) -> Iterator[list[dict]]:
-        """Every matching contact (FULL fieldset), in pages, oldest first.
-
-        Walks by created date rather than by offset, so contacts created or deleted while we
-        page cannot shift others past us: each query asks for `createdDate >= ` the newest
-        date seen, and drops the ids already yielded at exactly that date. Only when a whole
-        page shares one date does it step an offset within that date. `created_after` is
-        inclusive: contacts created at exactly that instant come again rather than get lost.
-        """
-        _check_page_size(page_size)
-        boundary = created_after
-        seen_at_boundary: set[str] = set()
-        offset = 0
-        while True:
-            conditions = [filter] if filter else []
-            if boundary is not None:
-                conditions.insert(0, {"createdDate": {"$gte": boundary}})
-            contacts = self.query_contacts(
-                filter=_all_of(conditions),
-                sort=[{"fieldName": "createdDate", "order": "ASC"}],
-                limit=page_size,
-                offset=offset,
-                fieldsets=["FULL"],
-            )["contacts"]
-            fresh = [c for c in contacts if c["id"] not in seen_at_boundary]
-            if fresh:
-                yield fresh
-            if len(contacts) < page_size:
-                return
-            newest = contacts[-1]["createdDate"]
-            at_newest = {c["id"] for c in contacts if c["createdDate"] == newest}
-            if newest == boundary:
-                # More than a page shares this millisecond: step through it by offset.
-                offset += len(contacts)
-                seen_at_boundary |= at_newest
-            else:
-                boundary, offset, seen_at_boundary = newest, 0, at_newest
-
-    def iter_contacts(
-        self,
-        *,
-        filter: dict | None = None,
-        page_size: int = MAX_QUERY_PAGE,
-        created_after: str | None = None,
-    ) -> Iterator[dict]:
-        """`iter_contact_pages`, one contact at a time."""
-        for page in self.iter_contact_pages(
-            filter=filter, page_size=page_size, created_after=created_after
-        ):
-            yield from page
+    def get_bulk_job(self, job_id: str) -> BulkJob:
+        return self._request("GET", f"{BULK}/jobs/{_segment(job_id)}", answer=_OneJob).job
 
     # --- HTTP ---------------------------------------------------------------------------------
 
-    def _request(
+    def _request[T: Record](
         self,
         method: str,
         path: str,
         *,
         json: dict | None = None,
         params: dict | None = None,
-        idempotent: bool = True,
         gone_is_done: bool = False,
-    ) -> dict:
-        # Safe to repeat: find-or-create finds, label changes and deletes converge, reads read.
+        answer: type[T] | None = None,
+    ) -> T | None:
+        """Send one request (with pacing and retries) and decode Wix's answer into `answer`.
+
+        Every call labelsite makes is safe to repeat, so every failure that may be passing is
+        retried: find-or-create finds, label changes and deletes converge, reads read.
+        """
         url = self.base_url + path
         attempt = 0
         while True:
@@ -382,18 +341,27 @@ class WixClient:
             except _NETWORK_ERRORS as exc:
                 reason = _network_reason(exc)
                 self._log(method, path, reason, started, attempt)
-                safe = idempotent or isinstance(exc, requests.ConnectTimeout)
-                if self._may_retry(attempt, safe):
+                if self._may_retry(attempt):
                     self._pause(attempt, method, path, reason)
                     continue
                 raise WixUnavailable(reason, method=method, path=path) from exc
             status = response.status_code
             self._log(method, path, status, started, attempt)
             if status < 400:
+                if answer is None:
+                    return None
                 try:
-                    return response.json() if response.content else {}
-                except ValueError as exc:
-                    if self._may_retry(attempt, idempotent):
+                    return msgspec.json.decode(response.content, type=answer)
+                except msgspec.ValidationError as exc:
+                    # JSON, but not of the shape Wix documents: asking again will not help.
+                    raise WixUnavailable(
+                        f"Wix's answer did not have the expected shape ({exc})",
+                        status=status,
+                        method=method,
+                        path=path,
+                    ) from exc
+                except msgspec.DecodeError as exc:
+                    if self._may_retry(attempt):
                         self._pause(attempt, method, path, "an unreadable answer")
                         continue
                     raise WixUnavailable(
@@ -401,17 +369,15 @@ class WixClient:
                     ) from exc
             if status == 404 and gone_is_done and attempt > 1:
                 # An earlier attempt deleted it and only its answer was lost.
-                return {}
+                return None
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            if (status == 429 or status >= 500) and self._may_retry(
-                attempt, idempotent or status == 429
-            ):
+            if (status == 429 or status >= 500) and self._may_retry(attempt):
                 self._pause(attempt, method, path, f"HTTP {status}", retry_after)
                 continue
             raise self._error(response, method, path, retry_after)
 
-    def _may_retry(self, attempt: int, safe: bool) -> bool:
-        return safe and attempt <= self.max_retries
+    def _may_retry(self, attempt: int) -> bool:
+        return attempt <= self.max_retries
 
     def _pause(
         self,
@@ -452,8 +418,8 @@ class WixClient:
     ) -> WixError:
         status = response.status_code
         try:
-            body = response.json() if response.content else {}
-        except ValueError:
+            body = msgspec.json.decode(response.content) if response.content else {}
+        except msgspec.DecodeError:
             body = {}
         if not isinstance(body, dict):
             body = {}

@@ -12,8 +12,7 @@ from labelsite.wix.errors import WixConfigurationError
 class WixConfig:
     base_url: str
     api_key: str
-    site_id: str | None = None
-    account_id: str | None = None
+    site_id: str
     max_requests_per_minute: int = 200
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
@@ -26,11 +25,7 @@ class WixConfig:
             raise WixConfigurationError("WIX_API_BASE_URL is empty; set it to the Wix API's URL.")
         if not self.api_key:
             raise WixConfigurationError("WIX_API_KEY is not set; create an API key in Wix.")
-        if self.site_id and self.account_id:
-            raise WixConfigurationError(
-                "WIX_SITE_ID and WIX_ACCOUNT_ID are both set; Wix accepts only one of them."
-            )
-        if not (self.site_id or self.account_id):
+        if not self.site_id:
             raise WixConfigurationError("WIX_SITE_ID is not set; it names the Wix site to manage.")
         if self.max_requests_per_minute < 0:
             raise WixConfigurationError("WIX_MAX_REQUESTS_PER_MINUTE must be 0 (no limit) or more.")
@@ -47,18 +42,11 @@ class WixConfig:
 
     @classmethod
     def from_settings(cls) -> Self:
-        site_id = getattr(settings, "WIX_SITE_ID", "")
-        account_id = getattr(settings, "WIX_ACCOUNT_ID", "")
-        if not getattr(settings, "WIX_API_KEY", ""):
-            raise WixConfigurationError("WIX_API_KEY is not set; create an API key in Wix.")
         # Every call labelsite makes is site-level, so the site id is required.
-        if not site_id:
-            raise WixConfigurationError("WIX_SITE_ID is not set; it names the Wix site to manage.")
         return cls(
             base_url=settings.WIX_API_BASE_URL,
-            api_key=settings.WIX_API_KEY,
-            site_id=site_id,
-            account_id=account_id or None,
+            api_key=getattr(settings, "WIX_API_KEY", ""),
+            site_id=getattr(settings, "WIX_SITE_ID", ""),
             max_requests_per_minute=settings.WIX_MAX_REQUESTS_PER_MINUTE,
             connect_timeout=settings.WIX_CONNECT_TIMEOUT,
             read_timeout=settings.WIX_READ_TIMEOUT,

@@ -13,8 +13,6 @@ from django.core.exceptions import ImproperlyConfigured
 class WixError(Exception):
     """Base class: something went wrong talking to Wix."""
 
-    transient = False
-
     def __init__(
         self,
         message: str = "",
@@ -159,8 +157,6 @@ class WixQuotaExceeded(WixError):
 class WixRateLimited(WixError):
     """429 after every retry: Wix keeps saying we are sending too many requests."""
 
-    transient = True
-
     def __init__(self, message: str = "", *, retry_after: float | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
@@ -178,8 +174,6 @@ class WixRateLimited(WixError):
 
 class WixUnavailable(WixError):
     """5xx, a connection error or a timeout, after every retry."""
-
-    transient = True
 
     def summary(self) -> str:
         if not self.status:

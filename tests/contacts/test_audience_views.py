@@ -12,9 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from contacts.export import safe_cell
-from contacts.models import Audience, Contact, ContactLabel
-from contacts.sync import sync_wix
-from labels.models import Label, LabelJob
+from contacts.models import Audience
+from labels.models import LabelJob
+from sync.service import sync_wix
+from wixcache.models import Contact, ContactLabel, Label
 
 pytestmark = pytest.mark.django_db
 PAGE = reverse("admin:contacts_contact_changelist")

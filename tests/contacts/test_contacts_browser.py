@@ -7,11 +7,11 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from contacts.models import Audience, Contact
+from contacts.models import Audience
 from contacts.segments import SegmentRules
 from contacts.selectors import contact_count_for_segment, contact_list_for_segment
-from contacts.sync import sync_wix
-from labels.models import Label
+from sync.service import sync_wix
+from wixcache.models import Contact, Label
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contacts.forms import ContactPageForm
-from contacts.models import Contact, ContactLabel
 from contacts.segments import SegmentRules
 from contacts.selectors import (
     contact_count_for_segment,
@@ -20,7 +19,7 @@ from contacts.selectors import (
     contact_wix_ids_for_change,
     segment_version,
 )
-from labels.models import Label
+from wixcache.models import Contact, ContactLabel, Label
 
 pytestmark = pytest.mark.django_db
 

@@ -6,18 +6,19 @@ from collections import defaultdict
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from msgspec.structs import replace
 
-from contacts.models import Contact, ContactLabel, SyncRun
-from contacts.sync import (
+from labelsite.wix import WixClient
+from labelsite.wix.records import WixContact
+from sync.models import SyncRun
+from sync.service import (
     SyncAlreadyRunning,
     SyncFailed,
-    contact_pages,
     sync_run_execute,
     sync_run_start,
     sync_wix,
 )
-from labels.models import Label
-from labelsite.wix import WixClient
+from wixcache.models import Contact, ContactLabel, Label
 
 pytestmark = pytest.mark.django_db
 
@@ -299,12 +300,12 @@ def test_wix_refusing_fails_the_run_with_a_plain_reason(sandbox):
     assert run.error
 
 
-def test_contact_pages_with_small_pages_lose_and_repeat_nothing(sandbox, sync_client):
+def test_walking_contacts_in_small_pages_loses_and_repeats_nothing(sandbox, sync_client):
     sandbox.reset(contacts=0, labels=0)
     for n in range(25):
         sandbox.api("POST", "/contacts/v4/contacts", json={"info": {"name": {"first": f"P{n}"}}})
-    pages = list(contact_pages(sync_client, page_size=4))
-    ids = [c["id"] for page in pages for c in page.contacts]
+    pages = list(sync_client.walk_contacts(page_size=4))
+    ids = [c.id for page in pages for c in page.contacts]
     assert len(ids) == len(set(ids)) == 25
 
 
@@ -343,11 +344,13 @@ def test_a_key_missing_from_wix_labels_is_looked_up_once_not_per_page(
     sandbox.reset(contacts=500, labels=3, seed=17)
     real_query = sync_client.query_contacts
 
+    def with_phantom(contact: WixContact) -> WixContact:
+        keys = replace(contact.info.label_keys, items=(*contact.label_keys, "custom.phantom"))
+        return replace(contact, info=replace(contact.info, label_keys=keys))
+
     def query_with_a_phantom_key(**kwargs):
-        response = real_query(**kwargs)
-        for contact in response["contacts"]:
-            contact["info"]["labelKeys"]["items"].append("custom.phantom")
-        return response
+        page = real_query(**kwargs)
+        return replace(page, contacts=tuple(map(with_phantom, page.contacts)))
 
     monkeypatch.setattr(sync_client, "query_contacts", query_with_a_phantom_key)
     sandbox.reset_stats()

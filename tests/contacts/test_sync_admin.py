@@ -2,9 +2,10 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from contacts.models import Contact, SyncRun
-from contacts.sync import sync_run_start
+from sync.models import SyncRun
+from sync.service import sync_run_start
 from tests.fixtures.waiting import wait_until
+from wixcache.models import Contact
 
 pytestmark = pytest.mark.django_db
 
@@ -20,10 +21,10 @@ def staff(db):
 def test_sync_now_queues_a_run_that_the_worker_completes(admin_client, sandbox, task_worker):
     sandbox.reset(contacts=150, labels=5, seed=21)
     response = admin_client.post(
-        reverse("admin:contacts_syncrun_sync_now"), {"kind": "full"}, follow=True
+        reverse("admin:sync_syncrun_sync_now"), {"kind": "full"}, follow=True
     )
     run = SyncRun.objects.get()
-    assert response.redirect_chain[-1][0] == reverse("admin:contacts_syncrun_change", args=[run.pk])
+    assert response.redirect_chain[-1][0] == reverse("admin:sync_syncrun_change", args=[run.pk])
     assert f"Full sync #{run.pk} started." in response.content.decode()
     assert run.status == SyncRun.Status.RUNNING
     assert "Waiting for the background worker" in response.content.decode()
@@ -38,7 +39,7 @@ def test_sync_now_queues_a_run_that_the_worker_completes(admin_client, sandbox, 
 def test_sync_now_while_one_runs_says_so(admin_client, wix_settings):
     running = sync_run_start(kind=SyncRun.Kind.FULL)
     response = admin_client.post(
-        reverse("admin:contacts_syncrun_sync_now"), {"kind": "incremental"}, follow=True
+        reverse("admin:sync_syncrun_sync_now"), {"kind": "incremental"}, follow=True
     )
     assert "Another sync is already running" in response.content.decode()
     assert list(SyncRun.objects.all()) == [running]
@@ -46,17 +47,17 @@ def test_sync_now_while_one_runs_says_so(admin_client, wix_settings):
 
 def test_sync_now_needs_its_permission(client, staff):
     client.force_login(staff)
-    response = client.post(reverse("admin:contacts_syncrun_sync_now"), {"kind": "full"})
+    response = client.post(reverse("admin:sync_syncrun_sync_now"), {"kind": "full"})
     assert response.status_code == 403
     assert not SyncRun.objects.exists()
 
 
 def test_sync_now_refuses_get(admin_client):
-    assert admin_client.get(reverse("admin:contacts_syncrun_sync_now")).status_code == 405
+    assert admin_client.get(reverse("admin:sync_syncrun_sync_now")).status_code == 405
 
 
 def test_sync_now_anonymous_goes_to_login(client):
-    response = client.post(reverse("admin:contacts_syncrun_sync_now"), {"kind": "full"})
+    response = client.post(reverse("admin:sync_syncrun_sync_now"), {"kind": "full"})
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]
     assert not SyncRun.objects.exists()
@@ -66,7 +67,7 @@ def test_progress_partial_polls_while_running_and_stops_after(client, staff):
     client.force_login(staff)
     run = sync_run_start(kind=SyncRun.Kind.FULL)
     SyncRun.objects.filter(pk=run.pk).update(contacts_seen=250, contacts_total=1000, pages=1)
-    url = reverse("admin:contacts_syncrun_progress", args=[run.pk])
+    url = reverse("admin:sync_syncrun_progress", args=[run.pk])
 
     running = client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert running.strip().startswith('<div id="sync-progress"')
@@ -86,7 +87,7 @@ def test_progress_partial_checks_permission(client, db):
     user = User.objects.create_user("nobody", password="pw", is_staff=True)
     client.force_login(user)
     run = sync_run_start(kind=SyncRun.Kind.FULL)
-    response = client.get(reverse("admin:contacts_syncrun_progress", args=[run.pk]))
+    response = client.get(reverse("admin:sync_syncrun_progress", args=[run.pk]))
     assert response.status_code == 403
 
 
@@ -103,7 +104,7 @@ def test_admin_index_shows_the_last_run(admin_client):
 
 def test_the_cache_is_read_only_in_the_admin(admin_client):
     assert admin_client.get(reverse("admin:contacts_contact_add")).status_code == 403
-    assert admin_client.get(reverse("admin:contacts_syncrun_add")).status_code == 403
+    assert admin_client.get(reverse("admin:sync_syncrun_add")).status_code == 403
 
 
 def test_admin_index_offers_sync_now_only_with_the_permission(admin_client, client, staff):

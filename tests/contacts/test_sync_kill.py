@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from contacts.models import SyncRun
-from contacts.sync import sync_wix
+from sync.models import SyncRun
+from sync.service import sync_wix
 from tests.contacts.test_sync import assert_cache_equals_wix
 from tests.fixtures.database import subprocess_env
 from tests.fixtures.waiting import wait_until

@@ -7,8 +7,9 @@ from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from contacts.models import Contact, SyncRun
-from contacts.tasks import periodic_sync, periodic_sync_schedule
+from sync.models import SyncRun
+from sync.tasks import periodic_sync, periodic_sync_schedule
+from wixcache.models import Contact
 
 pytestmark = pytest.mark.django_db
 

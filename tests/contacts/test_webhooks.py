@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 
-from contacts.models import Contact, ContactLabel, WebhookEvent
-from labels.models import Label
-from labels.sync import SYNC_USERNAME
+from labels.history import SYNC_USERNAME
+from sync.models import WebhookEvent
+from wixcache.models import Contact, ContactLabel, Label
 
 pytestmark = pytest.mark.django_db
 URL = "/wix/webhooks/"

@@ -10,10 +10,12 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from contacts.models import Audience, Contact, ContactLabel, SyncRun
-from contacts.sync import sync_wix
-from contacts.tasks import run_sync
-from labels.models import Label, LabelDeletion, LabelJob
+from contacts.models import Audience
+from labels.models import LabelDeletion, LabelJob
+from sync.models import SyncRun
+from sync.service import sync_wix
+from sync.tasks import run_sync
+from wixcache.models import Contact, ContactLabel, Label
 
 ROLES = ("anonymous", "staff", "marketing", "managers", "superuser")
 HX = {"HX-Request": "true"}

@@ -11,10 +11,12 @@ from urllib.parse import quote
 import pytest
 from django.urls import reverse
 
-from contacts.models import Audience, Contact, ContactLabel, SyncRun
-from labels.models import Label, LabelDeletion, LabelJob
+from contacts.models import Audience
+from labels.models import LabelDeletion, LabelJob
+from sync.models import SyncRun
 from tests.contacts.test_webhooks import WIX_PUBLIC_PEM, signed
 from tests.hardening.conftest import HX, cache_state, wix_state
+from wixcache.models import Contact, ContactLabel, Label
 
 pytestmark = pytest.mark.django_db
 
@@ -609,7 +611,7 @@ def test_export_takes_any_parameters(world, root, params):
 @pytest.mark.parametrize("kind", ["", "everything", "FULL", "full\x00", "x" * 10_000, SCRIPT])
 def test_sync_now_refuses_unknown_kinds(world, root, kind):
     runs = SyncRun.objects.count()
-    response = root.post(url("contacts_syncrun_sync_now"), {"kind": kind}, follow=True)
+    response = root.post(url("sync_syncrun_sync_now"), {"kind": kind}, follow=True)
     html = plain(response)
     assert "Unknown kind of sync." in html
     assert SyncRun.objects.count() == runs

@@ -10,9 +10,9 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labels.models import Label
 from labels.services import display_name_problem
 from tests.hardening.conftest import HX, cache_state, wix_state
+from wixcache.models import Label
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from labels.models import Label
 from tests.hardening.conftest import HX, ROLES, World, cache_state, wix_state
+from wixcache.models import Label
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +77,7 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "admin/r/<path:content_type_id>/<path:object_id>/": row(
         "L 404 404 404 404", "L 404 404 404 404"
     ),
-    "admin/^(?P<app_label>auth|django_tasks_database|labels|contacts)/$": row(
+    "admin/^(?P<app_label>auth|django_tasks_database|labels|contacts|sync)/$": row(
         "L 404 200 200 200", "L 404 200 200 200"
     ),
     "admin/(?P<url>.*)$": row("L 404 404 404 404", "L 404 404 404 404"),
@@ -108,14 +108,14 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "admin/labels/labeljob/<path:object_id>/change/": READ_ONLY,
     "admin/labels/labeljob/<path:object_id>/": TO_CHANGE_PAGE,
     # --- sync runs
-    "admin/contacts/syncrun/": VIEWERS,
-    "admin/contacts/syncrun/sync-now/": row(NO_GET, "L 403 403 302 302"),
-    "admin/contacts/syncrun/<int:run_id>/progress/": row(GET_VIEW, NO_POST),
-    "admin/contacts/syncrun/add/": CLOSED,
-    "admin/contacts/syncrun/<path:object_id>/history/": VIEWERS,
-    "admin/contacts/syncrun/<path:object_id>/delete/": CLOSED,
-    "admin/contacts/syncrun/<path:object_id>/change/": READ_ONLY,
-    "admin/contacts/syncrun/<path:object_id>/": TO_CHANGE_PAGE,
+    "admin/sync/syncrun/": VIEWERS,
+    "admin/sync/syncrun/sync-now/": row(NO_GET, "L 403 403 302 302"),
+    "admin/sync/syncrun/<int:run_id>/progress/": row(GET_VIEW, NO_POST),
+    "admin/sync/syncrun/add/": CLOSED,
+    "admin/sync/syncrun/<path:object_id>/history/": VIEWERS,
+    "admin/sync/syncrun/<path:object_id>/delete/": CLOSED,
+    "admin/sync/syncrun/<path:object_id>/change/": READ_ONLY,
+    "admin/sync/syncrun/<path:object_id>/": TO_CHANGE_PAGE,
     # --- contacts and the audience builder
     "admin/contacts/contact/": row(GET_VIEW, NO_POST),
     "admin/contacts/contact/labels/suggest/": row(GET_VIEW, NO_POST),
@@ -174,12 +174,12 @@ def concrete(route: str, world: World) -> str:
         "django_tasks_database/dbtaskresult": world.task_id,
         "labels/labeljob": world.job.pk,
         "labels/label": world.label.pk,
-        "contacts/syncrun": world.run.pk,
+        "sync/syncrun": world.run.pk,
         "contacts/contact": world.contact.pk,
         "contacts/audience": world.audience.pk,
     }
     special = {
-        "admin/^(?P<app_label>auth|django_tasks_database|labels|contacts)/$": "admin/labels/",
+        "admin/^(?P<app_label>auth|django_tasks_database|labels|contacts|sync)/$": "admin/labels/",
         "admin/(?P<url>.*)$": "admin/no-such-page/",
         "admin/r/<path:content_type_id>/<path:object_id>/": (
             f"admin/r/{ContentType.objects.get_for_model(Label).pk}/{world.label.pk}/"
@@ -222,7 +222,7 @@ def test_every_pattern_has_an_expectation():
 
 
 # An empty POST must be harmless everywhere; only "Sync now" would start a sync without a body.
-HARMLESS_POST = {"admin/contacts/syncrun/sync-now/": {"kind": "no-such-kind"}}
+HARMLESS_POST = {"admin/sync/syncrun/sync-now/": {"kind": "no-such-kind"}}
 MAY_DUPLICATE = {"marketing", "managers", "superuser"}
 
 
@@ -281,7 +281,7 @@ def _writing_body(route: str, world: World) -> dict:
         "admin/labels/label/deletions/<int:deletion_id>/undo/": {"place": "list"},
         "admin/labels/label/<str:key>/rename/": {"display_name": "Renamed", "expected_name": name},
         "admin/labels/label/<str:key>/delete/": {"expected_name": name},
-        "admin/contacts/syncrun/sync-now/": {"kind": "full"},
+        "admin/sync/syncrun/sync-now/": {"kind": "full"},
         "admin/contacts/contact/bulk/preview/": {"selection": "all", "add": other.key},
         "admin/contacts/contact/bulk/start/": {"selection": "all", "add": other.key},
         "admin/contacts/contact/audience/save/": {"name": "Tokenless", "all": key},

@@ -44,12 +44,13 @@ from django.tasks import TaskResultStatus
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
-from contacts.models import Contact, ContactLabel, SyncRun
-from contacts.sync import SyncAlreadyRunning, SyncFailed, sync_run_execute, sync_run_start
-from labels.models import Label, LabelJob
+from labels.models import LabelJob
 from labelsite.wix import WixClient
+from sync.models import SyncRun
+from sync.service import SyncAlreadyRunning, SyncFailed, sync_run_execute, sync_run_start
 from tests.contacts.test_sync import assert_cache_equals_wix
 from tests.fixtures.waiting import wait_until
+from wixcache.models import Contact, ContactLabel, Label
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -414,7 +415,7 @@ class SoakClient:
     def do_sync(self, op: Op) -> None:
         kind = self.rng.choice(["incremental", "full"])
         response = self.post(
-            reverse("admin:contacts_syncrun_sync_now"), {"kind": kind}, allow_redirects=True
+            reverse("admin:sync_syncrun_sync_now"), {"kind": kind}, allow_redirects=True
         )
         said = " | ".join(
             plain(m) for m in re.findall(r'<li class="\w+">(.*?)</li>', response.text)

@@ -2,8 +2,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
-from contacts.sync import sync_wix
-from labels.models import Label
+from sync.service import sync_wix
+from wixcache.models import Label
 
 
 @pytest.fixture

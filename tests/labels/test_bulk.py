@@ -2,8 +2,10 @@
 
 import pytest
 
-from labels.bulk import label_job_execute, label_job_start
-from labels.models import Label, LabelJob
+from labels.bulk import label_job_execute
+from labels.models import LabelJob
+from labels.tasks import label_job_start
+from wixcache.models import Label
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from labels.models import Label
+from labels.history import SYNC_USERNAME
 from labels.selectors import label_list, label_near_duplicates
 from labels.services import (
     LabelError,
@@ -15,9 +15,10 @@ from labels.services import (
     label_delete,
     label_rename,
 )
-from labels.sync import SYNC_USERNAME, labels_pull
 from labelsite.wix import WixClient
+from sync.service import labels_pull
 from tests.labels.conftest import wix_label
+from wixcache.models import Label
 
 pytestmark = pytest.mark.django_db
 

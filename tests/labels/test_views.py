@@ -6,8 +6,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from labels.models import Label, LabelDeletion
+from labels.models import LabelDeletion
 from tests.labels.conftest import wix_contacts_with, wix_label
+from wixcache.models import Label
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +81,7 @@ def test_sorting(as_manager, synced, order, first):
 def test_page_query_count_does_not_grow_with_rows(
     as_manager, manager, django_assert_max_num_queries
 ):
-    from labels.models import Label as L
+    from wixcache.models import Label as L
 
     def fill(n):
         L.objects.all().delete()

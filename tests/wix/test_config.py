@@ -8,7 +8,6 @@ GOOD = {
     "WIX_API_BASE_URL": "http://127.0.0.1:9",
     "WIX_API_KEY": "key-that-must-stay-secret",
     "WIX_SITE_ID": "site-1",
-    "WIX_ACCOUNT_ID": "",
     "WIX_MAX_REQUESTS_PER_MINUTE": 120,
     "WIX_CONNECT_TIMEOUT": 2.0,
     "WIX_READ_TIMEOUT": 9.0,
@@ -23,7 +22,7 @@ def test_from_settings_reads_every_setting():
 
     assert config.api_key == "key-that-must-stay-secret"
     assert config.site_id == "site-1"
-    assert config.account_id is None
+    assert not hasattr(config, "account_id")
     assert client.timeout == (2.0, 9.0)
     assert client.max_retries == 3
     assert client.pacer.interval == pytest.approx(0.5)
@@ -35,8 +34,6 @@ def test_from_settings_reads_every_setting():
     [
         ({"WIX_API_KEY": ""}, "WIX_API_KEY"),
         ({"WIX_SITE_ID": ""}, "WIX_SITE_ID"),
-        ({"WIX_SITE_ID": "", "WIX_ACCOUNT_ID": "acct-1"}, "WIX_SITE_ID"),
-        ({"WIX_ACCOUNT_ID": "acct-1"}, "WIX_ACCOUNT_ID"),
         ({"WIX_MAX_REQUESTS_PER_MINUTE": -1}, "WIX_MAX_REQUESTS_PER_MINUTE"),
         ({"WIX_READ_TIMEOUT": 0}, "WIX_READ_TIMEOUT"),
         ({"WIX_MAX_RETRIES": -2}, "WIX_MAX_RETRIES"),
@@ -51,9 +48,11 @@ def test_from_settings_fails_fast_naming_the_setting(overrides, named):
     assert "key-that-must-stay-secret" not in str(info.value)
 
 
-def test_client_refuses_both_site_and_account_id():
-    with pytest.raises(WixConfigurationError, match="only one"):
-        WixClient(base_url="http://x", api_key="k", site_id="s", account_id="a")
+def test_client_requires_a_site_id():
+    with pytest.raises(WixConfigurationError, match="WIX_SITE_ID"):
+        WixClient(base_url="http://x", api_key="k", site_id="")
+    with pytest.raises(TypeError):
+        WixClient(base_url="http://x", api_key="k")  # type: ignore[call-arg]
 
 
 def test_config_and_client_repr_mask_the_key():

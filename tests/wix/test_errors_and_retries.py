@@ -16,11 +16,12 @@ def test_wrong_key_is_an_auth_error(make_client):
     wix = make_client(api_key="wrong-key-never-valid")
 
     with pytest.raises(WixAuthError) as info:
-        wix.list_labels()
+        wix.query_labels()
 
     assert info.value.status == 401
     assert info.value.code == "UNAUTHENTICATED"
-    assert not info.value.transient
+    assert wix.request_count == 1
+    assert wix.retry_count == 0
     assert str(info.value) == (
         "Wix did not accept the API key (HTTP 401). Check the WIX_API_KEY setting."
     )
@@ -39,25 +40,26 @@ def test_wrong_site_id_is_permission_denied(make_client):
 
 def test_all_errors_share_one_base_class(wix):
     with pytest.raises(WixError) as info:
-        wix.get_contact("missing")
+        wix.label_contact("missing", ["contacts.customers"])
     assert isinstance(info.value, WixNotFound)
     assert info.value.message
-    assert info.value.method == "GET"
-    assert info.value.path == "/contacts/v4/contacts/missing"
+    assert info.value.method == "POST"
+    assert info.value.path == "/contacts/v4/contacts/missing/labels"
+    assert wix.retry_count == 0
 
 
 def test_injected_faults_are_retried_until_every_call_succeeds(make_client, sandbox):
     wix = make_client(max_retries=12)
-    keys = [wix.find_or_create_label(f"Fault {i}")[0]["key"] for i in range(3)]
+    keys = [wix.find_or_create_label(f"Fault {i}")[0].key for i in range(3)]
     sandbox.reset_stats()
     sandbox.set_faults("429=0.3,503=0.3,reset=0.1", seed=3)
     before = wix.request_count
 
-    names = [wix.get_label(keys[i % 3])["displayName"] for i in range(40)]
-    listed = wix.list_labels()["labels"]
+    names = [wix.get_label(keys[i % 3]).display_name for i in range(40)]
+    listed = wix.query_labels().labels
 
     assert names == [f"Fault {i % 3}" for i in range(40)]
-    assert {lbl["key"] for lbl in listed} >= set(keys)
+    assert {lbl.key for lbl in listed} >= set(keys)
     assert wix.retry_count > 0
     assert wix.request_count - before == 41 + wix.retry_count
     assert all(0 <= s <= 0.05 for s in wix.sleeps)
@@ -72,11 +74,10 @@ def test_exhausted_retries_on_503_raise_unavailable(make_client, sandbox):
     sandbox.set_faults("503=1")
 
     with pytest.raises(WixUnavailable) as info:
-        wix.list_labels()
+        wix.query_labels()
 
     error = info.value
     assert error.status == 503
-    assert error.transient
     assert wix.request_count == 4
     assert wix.retry_count == 3
     assert str(error) == (
@@ -93,7 +94,6 @@ def test_exhausted_retries_on_connection_resets_raise_unavailable(make_client, s
         wix.get_label("contacts.customers")
 
     assert info.value.status is None
-    assert info.value.transient
     assert str(info.value).startswith("Wix could not be reached (connection")
     assert wix.request_count == 3
 
@@ -107,15 +107,22 @@ def test_a_slow_answer_is_a_read_timeout_and_is_retried(make_client, sandbox):
     assert wix.request_count == 2
 
 
-def test_create_contact_is_not_repeated_after_a_server_error(wix, sandbox):
-    sandbox.set_faults("503=1")
+def test_label_changes_are_retried_through_faults_and_converge(make_client, sandbox):
+    wix = make_client(max_retries=12)
+    keys = [wix.find_or_create_label(f"Converge {i}")[0].key for i in range(2)]
+    made = sandbox.api("POST", "/contacts/v4/contacts", json={"info": {}}).json()["contact"]
+    sandbox.set_faults("503=0.4,reset=0.2", seed=11)
 
-    with pytest.raises(WixUnavailable):
-        wix.create_contact({"name": {"first": "Once"}})
+    labelled = wix.label_contact(made["id"], keys)
+    unlabelled = wix.unlabel_contact(made["id"], keys[:1])
+    page = wix.query_contacts(filter={"id": {"$eq": made["id"]}})
 
-    assert wix.request_count == 1
+    assert wix.retry_count > 0
+    assert set(labelled.label_keys) == set(keys)
+    assert unlabelled.label_keys == (keys[1],)
+    assert [c.label_keys for c in page.contacts] == [(keys[1],)]
     sandbox.set_faults("")
-    assert sandbox.dump()["contacts"] == []
+    assert sandbox.dump()["contacts"][0]["labelKeys"] == [keys[1]]
 
 
 def test_rate_limit_honours_retry_after_then_gives_up(make_client, sandbox):
@@ -130,7 +137,6 @@ def test_rate_limit_honours_retry_after_then_gives_up(make_client, sandbox):
     error = info.value
     assert error.status == 429
     assert error.code == "RESOURCE_EXHAUSTED"
-    assert error.transient
     assert error.retry_after is not None
     assert error.retry_after > 0
     # Retry-After is honoured, capped at backoff_cap (a full minute would stall the tests).

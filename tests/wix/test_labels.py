@@ -6,6 +6,7 @@ from labelsite.wix import (
     WixQuotaExceeded,
     WixValidationError,
 )
+from labelsite.wix.records import LabelsPage, WixLabel
 
 SYSTEM_KEYS = {"contacts.customers", "contacts.contacted-me"}
 
@@ -16,25 +17,28 @@ def test_find_or_create_creates_once_then_finds(wix, sandbox):
 
     assert created is True
     assert created_again is False
-    assert label["key"] == again["key"] == "custom.vip-customer"
-    assert label["displayName"] == "VIP Customer"
-    assert label["labelType"] == "USER_DEFINED"
-    assert label["namespace"] == "custom"
+    assert isinstance(label, WixLabel)
+    assert label.key == again.key == "custom.vip-customer"
+    assert label.display_name == "VIP Customer"
+    assert label.type == "USER_DEFINED"
+    assert label.namespace == "custom"
+    assert label.created_date is not None
+    assert label.created_date.tzinfo is not None
     assert [lbl["key"] for lbl in sandbox.dump()["labels"]].count("custom.vip-customer") == 1
 
 
 def test_get_rename_and_delete_label(wix):
     label, _ = wix.find_or_create_label("At Risk")
 
-    assert wix.get_label(label["key"])["displayName"] == "At Risk"
-    renamed = wix.rename_label(label["key"], "Churn Risk")
-    assert renamed["key"] == label["key"]
-    assert renamed["displayName"] == "Churn Risk"
-    assert wix.get_label(label["key"])["displayName"] == "Churn Risk"
+    assert wix.get_label(label.key) == label
+    renamed = wix.rename_label(label.key, "Churn Risk")
+    assert renamed.key == label.key
+    assert renamed.display_name == "Churn Risk"
+    assert wix.get_label(label.key).display_name == "Churn Risk"
 
-    assert wix.delete_label(label["key"]) is None
+    assert wix.delete_label(label.key) is None
     with pytest.raises(WixNotFound) as info:
-        wix.get_label(label["key"])
+        wix.get_label(label.key)
     assert info.value.status == 404
     assert info.value.code == "NOT_FOUND"
 
@@ -44,52 +48,55 @@ def test_deleting_a_missing_label_is_not_found(wix):
         wix.delete_label("custom.never-was")
 
 
-def test_list_labels_answers_raw_with_metadata(wix):
+def test_query_labels_filters_sorts_and_pages(wix):
     for name in ("Alpha", "Beta", "Alps"):
         wix.find_or_create_label(name)
 
-    everything = wix.list_labels()
-    assert {lbl["key"] for lbl in everything["labels"]} >= SYSTEM_KEYS | {"custom.alpha"}
-    assert everything["metadata"]["total"] == 5
+    everything = wix.query_labels()
+    assert isinstance(everything, LabelsPage)
+    assert {lbl.key for lbl in everything.labels} == SYSTEM_KEYS | {
+        "custom.alpha",
+        "custom.beta",
+        "custom.alps",
+    }
+    assert everything.paging.total == 5
 
-    system = wix.list_labels(label_type="SYSTEM")
-    assert {lbl["key"] for lbl in system["labels"]} == SYSTEM_KEYS
+    system = wix.query_labels(filter={"labelType": {"$eq": "SYSTEM"}})
+    assert {lbl.key for lbl in system.labels} == SYSTEM_KEYS
+    assert {lbl.type for lbl in system.labels} == {"SYSTEM"}
 
-    custom = wix.list_labels(namespace="custom", sort_field="displayName", sort_order="DESC")
-    assert [lbl["displayName"] for lbl in custom["labels"]] == ["Beta", "Alps", "Alpha"]
+    custom = wix.query_labels(
+        filter={"namespace": {"$eq": "custom"}},
+        sort=[{"fieldName": "displayName", "order": "DESC"}],
+    )
+    assert [lbl.display_name for lbl in custom.labels] == ["Beta", "Alps", "Alpha"]
 
-    prefixed = wix.list_labels(starts_with="Al", sort_field="displayName")
-    assert [lbl["displayName"] for lbl in prefixed["labels"]] == ["Alpha", "Alps"]
+    prefixed = wix.query_labels(
+        filter={"displayName": {"$startsWith": "Al"}},
+        sort=[{"fieldName": "displayName", "order": "ASC"}],
+    )
+    assert [lbl.display_name for lbl in prefixed.labels] == ["Alpha", "Alps"]
 
-    page = wix.list_labels(namespace="custom", sort_field="displayName", limit=1, offset=1)
-    assert [lbl["displayName"] for lbl in page["labels"]] == ["Alps"]
-    assert page["metadata"]["offset"] == 1
-
-
-def test_query_labels_normalises_paging_metadata(wix):
-    for name in ("Gold", "Silver", "Bronze"):
-        wix.find_or_create_label(name)
-
-    found = wix.query_labels(filter={"displayName": {"$eq": "Silver"}})
-    assert [lbl["key"] for lbl in found["labels"]] == ["custom.silver"]
-    assert "pagingMetadata" in found
-    assert "metadata" not in found
+    exact = wix.query_labels(filter={"displayName": {"$eq": "Beta"}})
+    assert [lbl.key for lbl in exact.labels] == ["custom.beta"]
 
     page = wix.query_labels(
         filter={"namespace": {"$eq": "custom"}},
         sort=[{"fieldName": "displayName", "order": "ASC"}],
-        limit=2,
+        limit=1,
         offset=1,
     )
-    assert [lbl["displayName"] for lbl in page["labels"]] == ["Gold", "Silver"]
-    assert page["pagingMetadata"]["total"] == 3
+    assert [lbl.display_name for lbl in page.labels] == ["Alps"]
+    assert (page.paging.offset, page.paging.total) == (1, 3)
 
 
 def test_iter_labels_walks_every_page(wix, sandbox):
     sandbox.reset(labels=2300, seed=4)
 
-    keys = [label["key"] for label in wix.iter_labels(page_size=1000)]
+    labels = list(wix.iter_labels(page_size=1000))
+    keys = [label.key for label in labels]
 
+    assert all(isinstance(label, WixLabel) for label in labels)
     assert len(keys) == len(set(keys))
     assert set(keys) == {label["key"] for label in sandbox.dump()["labels"]}
     assert len(keys) == 2302
@@ -100,7 +107,7 @@ def test_iter_labels_with_small_pages(wix, sandbox):
     for i in range(11):
         wix.find_or_create_label(f"Group {i}")
 
-    keys = [label["key"] for label in wix.iter_labels(page_size=4)]
+    keys = [label.key for label in wix.iter_labels(page_size=4)]
 
     assert sorted(keys) == sorted(label["key"] for label in sandbox.dump()["labels"])
     assert len(keys) == 13
@@ -122,11 +129,11 @@ def test_renaming_to_an_existing_name_is_a_conflict(wix):
     wix.find_or_create_label("Two")
 
     with pytest.raises(WixConflict) as info:
-        wix.rename_label(first["key"], "Two")
+        wix.rename_label(first.key, "Two")
 
     assert info.value.status == 409
     assert info.value.code == "LABEL_ALREADY_EXISTS"
-    assert wix.get_label(first["key"])["displayName"] == "One"
+    assert wix.get_label(first.key).display_name == "One"
 
 
 def test_system_labels_are_read_only(wix):
@@ -134,7 +141,9 @@ def test_system_labels_are_read_only(wix):
         wix.delete_label("contacts.customers")
 
     assert info.value.code == "SYSTEM_LABEL_READ_ONLY"
-    assert wix.get_label("contacts.customers")["displayName"] == "Customers"
+    customers = wix.get_label("contacts.customers")
+    assert customers.display_name == "Customers"
+    assert customers.type == "SYSTEM"
 
 
 def test_label_quota_is_quota_exceeded(make_client, quota_sandbox):
@@ -153,6 +162,5 @@ def test_label_quota_is_quota_exceeded(make_client, quota_sandbox):
     assert error.status == 428
     assert error.code == "LABELS_QUOTA_REACHED"
     assert error.data == {"labelsQuota": "3", "labelsCurrentTotal": "3"}
-    assert not error.transient
     assert "maximum of 3 labels" in str(error)
     assert wix.retry_count == 0

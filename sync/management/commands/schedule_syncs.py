@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from contacts.tasks import periodic_sync_schedule
+from sync.tasks import periodic_sync_schedule
 
 
 class Command(BaseCommand):

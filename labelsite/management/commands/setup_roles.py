@@ -15,9 +15,9 @@ MARKETING = [
     "contacts.add_audience",
     "contacts.change_audience",
     "contacts.delete_audience",
-    "contacts.view_syncrun",
+    "sync.view_syncrun",
 ]
-LABEL_MANAGERS_EXTRA = ["labels.change_label", "labels.delete_label", "contacts.run_sync"]
+LABEL_MANAGERS_EXTRA = ["labels.change_label", "labels.delete_label", "sync.run_sync"]
 
 
 def _permissions(names: list[str]) -> list[Permission]:

@@ -2,9 +2,9 @@ import shutil
 
 from django.core.management.base import BaseCommand, CommandError
 
-from contacts.models import SyncRun
-from contacts.sync import SyncAlreadyRunning, SyncFailed, sync_wix
 from labelsite.wix import WixConfigurationError
+from sync.models import SyncRun
+from sync.service import SyncAlreadyRunning, SyncFailed, sync_wix
 
 
 def summary(run: SyncRun) -> str:

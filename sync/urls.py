@@ -1,8 +1,8 @@
 from django.urls import path
 
-from contacts import views
+from sync import views
 
-app_name = "contacts"
+app_name = "sync"
 urlpatterns = [
     path("wix/webhooks/", views.wix_webhook, name="wix_webhook"),
 ]

@@ -7,9 +7,23 @@ from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from contacts.models import SyncRun
-from contacts.sync import SyncAlreadyRunning, SyncFailed, sync_run_execute, sync_wix
 from labelsite.wix import WixClient
+from sync.models import SyncRun
+from sync.service import (
+    SyncAlreadyRunning,
+    SyncFailed,
+    sync_run_execute,
+    sync_run_start,
+    sync_wix,
+)
+
+
+def sync_request(*, kind: str, requested_by) -> SyncRun:
+    """A person's "Sync now": the run is made at once (so a second click is refused while it
+    lives) and carried out by the background worker."""
+    run = sync_run_start(kind=kind, requested_by=requested_by, claim=False)
+    run_sync.enqueue(run.pk)
+    return run
 
 
 @task

@@ -1,0 +1,71 @@
+"""The admin pages of sync runs: the run history, "Sync now" and live progress (sync/views.py)."""
+
+from django.contrib import admin
+from django.urls import path
+
+from labelsite.admin import ReadOnlyModelAdmin
+from sync import views
+from sync.models import SyncRun
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyModelAdmin):
+    list_display = [
+        "__str__",
+        "status",
+        "started_at",
+        "duration",
+        "contacts_created",
+        "contacts_updated",
+        "contacts_deleted",
+        "requested_by",
+    ]
+    list_filter = ["kind", "status"]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["kind", "status", "requested_by", "started_at", "finished_at", "error"]},
+        ),
+        (
+            "Counts",
+            {
+                "fields": [
+                    ("contacts_created", "contacts_updated", "contacts_deleted"),
+                    ("labels_created", "labels_updated", "labels_deleted"),
+                    ("contacts_seen", "contacts_total", "pages", "requests"),
+                ]
+            },
+        ),
+        (
+            "Bookkeeping",
+            {
+                "classes": ["collapse"],
+                "fields": ["watermark", "heartbeat_at", "resumed_from", "checkpoint"],
+            },
+        ),
+    ]
+    change_list_template = "admin/sync/syncrun/change_list.html"
+    change_form_template = views.RUN_PAGE
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("sync-now/", wrap(views.sync_now), name="sync_syncrun_sync_now"),
+            path(
+                "<int:run_id>/progress/",
+                wrap(views.sync_progress),
+                name="sync_syncrun_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_run_sync": request.user.has_perm("sync.run_sync"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "run": self.get_object(request, object_id)}
+        return super().change_view(request, object_id, form_url, extra_context)

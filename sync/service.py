@@ -1,0 +1,336 @@
+"""The sync service: make the cache equal to Wix (labels first, then contacts).
+
+A run is a `SyncRun` row. Contacts are walked by created date, keyset-style, so that contacts
+created or deleted in Wix during the run lose nothing; every page is written in one transaction
+together with the run's checkpoint, so a killed run resumes from its last page. Full runs also
+reconcile deletions page by page: a cached contact whose created date falls inside the span a
+page covers, but which the page does not hold, is gone from Wix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+
+from labels.history import labels_log_wix_changes
+from labelsite.wix import WixClient, WixError
+from labelsite.wix.records import ContactWalkPage, wix_datetime
+from sync.models import SyncRun
+from wixcache.models import Contact, ContactLabel
+from wixcache.store import LabelsReplaced, contacts_delete, contacts_store, labels_replace
+
+logger = logging.getLogger(__name__)
+
+ANALYZE_AFTER_PAGES = frozenset({1, 4, 16, 64, 256, 1024})
+
+
+class SyncAlreadyRunning(Exception):
+    def __init__(self, run: SyncRun | None) -> None:
+        self.run = run
+        since = f" (#{run.pk}, started {run.started_at:%Y-%m-%d %H:%M:%S} UTC)" if run else ""
+        super().__init__(f"Another sync is already running{since}. Wait for it to finish.")
+
+
+class SyncFailed(Exception):
+    """A run ended with an error; the message is written for people."""
+
+
+# --- Labels ---------------------------------------------------------------------------------
+
+
+def labels_pull(*, client: WixClient) -> LabelsReplaced:
+    """Make the cached labels equal to Wix's, with a history entry for each change."""
+    labels = list(client.iter_labels())
+    with transaction.atomic():
+        result = labels_replace(labels)
+        labels_log_wix_changes(result)
+    return result
+
+
+# --- Contacts ---------------------------------------------------------------------------------
+
+
+def prefetched[T](pages: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Fetch the next page on a thread while the caller writes the last one."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if stop.is_set():
+                    return
+                buffer.put(page)
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            buffer.put(error)
+        buffer.put(done)
+
+    thread = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
+    thread.start()
+    try:
+        while (item := buffer.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full buffer
+            with contextlib.suppress(queue.Empty):
+                buffer.get(timeout=0.1)
+
+
+def contacts_delete_missing(page: ContactWalkPage) -> int:
+    """Delete cached contacts inside the page's span that Wix no longer has."""
+    span = Contact.objects.all()
+    if page.lo is not None:
+        span = span.filter(remote_created_at__gte=page.lo)
+    if not page.last:
+        if page.hi == page.lo:
+            return 0
+        span = span.filter(remote_created_at__lt=page.hi)
+    keep = {c.id for c in page.contacts} | page.lo_ids
+    return contacts_delete(list(span.exclude(wix_id__in=keep).values_list("pk", flat=True)))
+
+
+# --- Runs -------------------------------------------------------------------------------------
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _is_abandoned(run: SyncRun) -> bool:
+    """A run is abandoned when its process is gone (same host) or its heartbeat went stale."""
+    host, _, pid = (run.checkpoint.get("worker") or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    stale_after = timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
+    return run.heartbeat_at < timezone.now() - stale_after
+
+
+def sync_run_start(*, kind: str, requested_by=None, claim: bool = True) -> SyncRun:
+    """Create the run row, refusing while another live run exists. An abandoned run of the same
+    kind is marked interrupted and its checkpoint carried over, so the new run resumes it.
+    `claim=False` when the background worker will run it: no process owns it until then."""
+    with transaction.atomic():
+        active = SyncRun.objects.select_for_update().filter(status=SyncRun.Status.RUNNING).first()
+        resumed_from = None
+        if active is not None:
+            if not _is_abandoned(active):
+                raise SyncAlreadyRunning(active)
+            active.status = SyncRun.Status.INTERRUPTED
+            active.finished_at = timezone.now()
+            active.error = "The process running this sync stopped before it finished."
+            active.save(update_fields=["status", "finished_at", "error"])
+            if active.kind == kind:
+                resumed_from = active
+        checkpoint = dict(resumed_from.checkpoint) if resumed_from else {}
+        checkpoint["worker"] = _worker_name() if claim else ""
+        try:
+            with transaction.atomic():
+                return SyncRun.objects.create(
+                    kind=kind,
+                    requested_by=requested_by,
+                    resumed_from=resumed_from,
+                    checkpoint=checkpoint,
+                    watermark=resumed_from.watermark if resumed_from else timezone.now(),
+                    contacts_seen=resumed_from.contacts_seen if resumed_from else 0,
+                )
+        except IntegrityError:
+            raise SyncAlreadyRunning(None) from None
+
+
+def last_watermark() -> datetime | None:
+    run = (
+        SyncRun.objects.filter(
+            status=SyncRun.Status.SUCCEEDED,
+            kind__in=[SyncRun.Kind.FULL, SyncRun.Kind.INCREMENTAL],
+        )
+        .exclude(watermark=None)
+        .order_by("-watermark")
+        .first()
+    )
+    return run.watermark if run else None
+
+
+def _save_progress(run: SyncRun, *fields: str) -> None:
+    run.heartbeat_at = timezone.now()
+    run.save(update_fields=["heartbeat_at", *fields])
+
+
+def _record_labels(run: SyncRun, pulled: LabelsReplaced) -> None:
+    run.labels_created += len(pulled.created)
+    run.labels_updated += len(pulled.updated)
+    run.labels_deleted += len(pulled.deleted)
+
+
+def sync_run_execute(
+    run: SyncRun,
+    *,
+    client: WixClient,
+    on_progress: Callable[[SyncRun], None] | None = None,
+) -> SyncRun:
+    """Carry a run to its end. Raises SyncFailed (run marked failed) on errors Wix reports."""
+    run.checkpoint["worker"] = _worker_name()
+    requests_before = client.request_count
+    try:
+        pulled = labels_pull(client=client)
+        _record_labels(run, pulled)
+        run.requests = client.request_count - requests_before
+        _save_progress(
+            run, "labels_created", "labels_updated", "labels_deleted", "requests", "checkpoint"
+        )
+        if run.kind != SyncRun.Kind.LABELS:
+            _sync_contacts(
+                run,
+                client=client,
+                label_ids=pulled.ids_by_key,
+                requests_before=requests_before,
+                on_progress=on_progress,
+            )
+    except WixError as error:
+        _finish(run, SyncRun.Status.FAILED, error=str(error))
+        raise SyncFailed(str(error)) from error
+    except DatabaseError as error:
+        # A conflict with a change made meanwhile (the page was rolled back): a plain failure
+        # that the next run repairs, not a crash.
+        logger.warning("Sync run %s stopped by a database conflict: %s", run.pk, error)
+        message = "The cache changed while this sync ran; nothing is lost. Run the sync again."
+        _finish(run, SyncRun.Status.FAILED, error=message)
+        raise SyncFailed(message) from error
+    except Exception as error:
+        logger.exception("Sync run %s failed", run.pk)
+        _finish(
+            run,
+            SyncRun.Status.FAILED,
+            error=f"Unexpected error: {type(error).__name__}. See the server log.",
+        )
+        raise
+    _finish(run, SyncRun.Status.SUCCEEDED)
+    return run
+
+
+def _sync_contacts(
+    run: SyncRun,
+    *,
+    client: WixClient,
+    label_ids: dict[str, int],
+    requests_before: int,
+    on_progress: Callable[[SyncRun], None] | None,
+) -> None:
+    full = run.kind == SyncRun.Kind.FULL
+    base_filter = None
+    if not full:
+        since = last_watermark()
+        if since is None:
+            full = True  # no earlier run to be incremental to
+        else:
+            margin = timedelta(seconds=settings.SYNC_WATERMARK_MARGIN_SECONDS)
+            base_filter = {"updatedDate": {"$gte": wix_datetime(since - margin)}}
+    lo = run.checkpoint.get("lo")
+    after = datetime.fromisoformat(lo) if lo else None
+    seen_before = run.contacts_seen
+    pages = client.walk_contacts(
+        filter=base_filter,
+        after=after,
+        after_ids=frozenset(run.checkpoint.get("lo_ids", ())),
+        page_size=settings.SYNC_PAGE_SIZE,
+    )
+    not_in_wix: set[str] = set()  # keys on contacts that a fresh pull did not find either
+    for page in prefetched(pages):
+        page_keys = {key for contact in page.contacts for key in contact.label_keys}
+        if page_keys - label_ids.keys() - not_in_wix:
+            # A label was created in Wix after we pulled labels: pull them again first.
+            pulled = labels_pull(client=client)
+            _record_labels(run, pulled)
+            label_ids = pulled.ids_by_key
+            not_in_wix |= page_keys - label_ids.keys()
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # Losing the last pages in a crash only means resuming from an older checkpoint
+                # (writes are idempotent upserts), so pages need not wait for the WAL flush.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            written = contacts_store(page.contacts)
+            if full:
+                run.contacts_deleted += contacts_delete_missing(page)
+            run.contacts_created += written.created
+            run.contacts_updated += written.updated
+            run.contacts_seen += len(page.contacts)
+            if page.total is not None and page.lo == after:
+                run.contacts_total = seen_before + page.total
+            run.pages += 1
+            run.requests = client.request_count - requests_before
+            if page.hi is not None:
+                run.checkpoint.update(lo=wix_datetime(page.hi), lo_ids=sorted(page.next_lo_ids))
+            _save_progress(
+                run,
+                "contacts_created",
+                "contacts_updated",
+                "contacts_deleted",
+                "contacts_seen",
+                "contacts_total",
+                "pages",
+                "requests",
+                "checkpoint",
+                "labels_created",
+                "labels_updated",
+                "labels_deleted",
+            )
+        if connection.vendor == "postgresql" and run.pages in ANALYZE_AFTER_PAGES:
+            # A cache filling up fast outruns autovacuum's statistics, and a planner that
+            # believes the tables empty picks sequential scans: refresh them as the cache grows.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "ANALYZE {}, {}".format(
+                        *(
+                            connection.ops.quote_name(m._meta.db_table)
+                            for m in (Contact, ContactLabel)
+                        )
+                    )
+                )
+        if on_progress:
+            on_progress(run)
+
+
+def _finish(run: SyncRun, status: str, *, error: str = "") -> None:
+    run.status = status
+    run.error = error
+    run.finished_at = timezone.now()
+    if status == SyncRun.Status.SUCCEEDED:
+        run.contacts_total = run.contacts_seen
+    _save_progress(run, "status", "error", "finished_at", "contacts_total")
+
+
+def sync_wix(
+    *,
+    kind: str = SyncRun.Kind.INCREMENTAL,
+    requested_by=None,
+    client: WixClient | None = None,
+    on_progress: Callable[[SyncRun], None] | None = None,
+) -> SyncRun:
+    """Start and run a sync in this process (the command line and the background task use it)."""
+    run = sync_run_start(kind=kind, requested_by=requested_by)
+    own_client = client is None
+    client = client or WixClient.from_settings()
+    try:
+        return sync_run_execute(run, client=client, on_progress=on_progress)
+    finally:
+        if own_client:
+            client.close()

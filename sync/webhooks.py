@@ -1,0 +1,121 @@
+"""Wix webhooks keep the cache fresh between sync runs.
+
+`labelsite.wix.webhooks` checks the signature and reads the event; this module applies it once.
+Replays are recognised by event id; events that arrive out of order never take a record back:
+an older revision, or anything older than a deletion of the same entity, is ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from labels.history import labels_log_wix_changes
+from labelsite.wix import WixClient, WixError
+from labelsite.wix.records import WixContact, WixLabel
+from labelsite.wix.webhooks import WixEvent, decode_event
+from sync.models import WebhookEvent
+from sync.service import labels_pull
+from wixcache.models import Contact, Label
+from wixcache.store import LabelsReplaced, contacts_store, label_store, labels_delete
+
+logger = logging.getLogger(__name__)
+
+
+def webhook_public_key() -> str:
+    if settings.WIX_WEBHOOK_PUBLIC_KEY:
+        return settings.WIX_WEBHOOK_PUBLIC_KEY
+    if settings.WIX_WEBHOOK_PUBLIC_KEY_FILE:
+        try:
+            return Path(settings.WIX_WEBHOOK_PUBLIC_KEY_FILE).read_text()
+        except OSError:
+            logger.error("Cannot read WIX_WEBHOOK_PUBLIC_KEY_FILE; rejecting webhooks.")
+    return ""
+
+
+def webhook_decode(token: str) -> WixEvent:
+    """The event in a webhook request; raises WebhookRejected or WebhookMalformed."""
+    return decode_event(token, public_key=webhook_public_key())
+
+
+def _deleted_later(event: WixEvent) -> bool:
+    later = WebhookEvent.objects.filter(entity_id=event.entity_id, event_type__endswith="_deleted")
+    if event.event_time is not None:
+        later = later.filter(event_time__gt=event.event_time)
+    return later.exists()
+
+
+def _apply_label(event: WixEvent) -> str:
+    if event.is_deletion:
+        label = Label.objects.select_for_update().filter(key=event.entity_id).first()
+        if label is None:
+            return "label already gone"
+        labels_log_wix_changes(LabelsReplaced(deleted=[label]), how="webhook")
+        labels_delete([label.pk])
+        return "label deleted"
+    if not isinstance(event.entity, WixLabel) or _deleted_later(event):
+        return "ignored: label deleted later"
+    stored = label_store(event.entity)
+    if stored.stale:
+        return "ignored: older than the cache"
+    if stored.created:
+        labels_log_wix_changes(
+            LabelsReplaced(created=[stored.label], ids_by_key={stored.label.key: stored.label.pk}),
+            how="webhook",
+        )
+        return "label created"
+    if stored.changed:
+        labels_log_wix_changes(
+            LabelsReplaced(updated=[(stored.label, stored.previous_name)]), how="webhook"
+        )
+    return "label updated"
+
+
+def _apply_contact(event: WixEvent) -> str:
+    if event.is_deletion:
+        deleted, _ = Contact.objects.filter(wix_id=event.entity_id).delete()
+        return "contact deleted" if deleted else "contact already gone"
+    contact = event.entity
+    if not isinstance(contact, WixContact) or _deleted_later(event):
+        return "ignored: contact deleted later"
+    known = Contact.objects.filter(wix_id=contact.id).values_list("revision", flat=True)
+    if known and known[0] >= contact.revision:
+        return "ignored: not newer than the cache"
+    unknown = set(contact.label_keys) - set(
+        Label.objects.filter(key__in=contact.label_keys).values_list("key", flat=True)
+    )
+    if unknown:
+        try:
+            with WixClient.from_settings() as client:
+                labels_pull(client=client)
+        except WixError as error:
+            logger.warning("Could not refresh labels for a contact webhook: %s", error)
+    written = contacts_store([contact])
+    return "contact created" if written.created else "contact updated"
+
+
+def webhook_apply(event: WixEvent) -> str:
+    """Apply one event once. Returns what happened, in a few words."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = WebhookEvent.objects.create(
+                    event_id=event.event_id,
+                    event_type=event.event_type,
+                    entity_id=event.entity_id,
+                    event_time=event.event_time,
+                )
+        except IntegrityError:
+            return "ignored: already applied"
+        if event.is_label:
+            outcome = _apply_label(event)
+        elif event.is_contact:
+            outcome = _apply_contact(event)
+        else:
+            outcome = "ignored: not an event labelsite uses"
+        record.outcome = outcome
+        record.save(update_fields=["outcome"])
+    return outcome

@@ -1,0 +1,86 @@
+"""The cache of the site's Wix data: labels, contacts and which contact has which label.
+
+These rows are a copy of Wix, written only by `wixcache.store` (from what Wix answered) and read
+by every feature app above. The tables kept the names they had when `labels` and `contacts`
+owned them (see the 0001 migration), so moving them here moved no data. The feature apps keep
+their admin pages and permissions through proxy models (`labels.Label`, `contacts.Contact`).
+"""
+
+from django.db import models
+
+
+class Label(models.Model):
+    """A Wix contact label, as last seen in Wix (the cache is written only after Wix accepts)."""
+
+    class Type(models.TextChoices):
+        SYSTEM = "SYSTEM", "System"
+        USER_DEFINED = "USER_DEFINED", "User"
+        WIX_APP_DEFINED = "WIX_APP_DEFINED", "App"
+        UNKNOWN = "UNKNOWN", "Unknown"
+
+    # Wix makes keys from the whole name (up to 180 characters), so keys can be long.
+    key = models.CharField(max_length=255, unique=True, editable=False)
+    display_name = models.CharField(max_length=180)
+    label_type = models.CharField(max_length=16, choices=Type.choices, default=Type.USER_DEFINED)
+    namespace = models.CharField(max_length=25)
+    namespace_display_name = models.CharField(max_length=180, blank=True)
+    remote_created_at = models.DateTimeField(null=True, blank=True)
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "labels_label"
+        ordering = ["display_name", "key"]
+        indexes = [models.Index(fields=["display_name"], name="label_display_name_idx")]
+        default_permissions = ()  # people's permissions are the feature apps' (labels.Label)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def is_system(self) -> bool:
+        return self.label_type == self.Type.SYSTEM
+
+
+class Contact(models.Model):
+    """A Wix contact's label-relevant fields, as last seen in Wix."""
+
+    wix_id = models.CharField(max_length=64, unique=True, editable=False)
+    revision = models.PositiveIntegerField(default=0)
+    first_name = models.CharField(max_length=255, blank=True)
+    last_name = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=320, blank=True)
+    phone = models.CharField(max_length=64, blank=True)
+    remote_created_at = models.DateTimeField()
+    remote_updated_at = models.DateTimeField()
+    labels = models.ManyToManyField(Label, through="ContactLabel", related_name="contacts")
+
+    class Meta:
+        db_table = "contacts_contact"
+        ordering = ["remote_created_at", "wix_id"]
+        indexes = [
+            models.Index(fields=["remote_created_at", "wix_id"], name="contact_created_idx"),
+        ]
+        default_permissions = ()  # people's permissions are the feature apps' (contacts.Contact)
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or self.phone or self.wix_id
+
+
+class ContactLabel(models.Model):
+    """Membership of a contact in a label, indexed both ways for segment queries."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, db_index=False)
+
+    class Meta:
+        db_table = "contacts_contactlabel"
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "label"], name="contactlabel_contact_label"),
+        ]
+        indexes = [models.Index(fields=["label", "contact"], name="contactlabel_label_contact")]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} has {self.label_id}"

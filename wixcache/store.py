@@ -1,0 +1,338 @@
+"""The only code that writes Wix's data into the cache: one label writer, one contact writer.
+
+The sync, the webhooks and the write path (a person's change, once Wix accepted it) all store
+what Wix answered through these functions, as `labelsite.wix` records. Callers hold the
+transaction; every function here is safe to repeat with the same records.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import IntegrityError, connection, transaction
+
+from labelsite.wix.records import WixContact, WixLabel
+from wixcache.models import Contact, ContactLabel, Label
+
+LABEL_FIELDS = (
+    "display_name",
+    "label_type",
+    "namespace",
+    "namespace_display_name",
+    "remote_created_at",
+    "remote_updated_at",
+)
+ROWS_PER_STATEMENT = 30_000  # bound parameters per INSERT, under SQLite's and PostgreSQL's limits
+DELETE_BATCH = 10_000  # under SQLite's limit of bound parameters per statement
+
+
+# --- Labels -----------------------------------------------------------------------------------
+
+
+def _label_values(record: WixLabel) -> dict:
+    return {
+        "display_name": record.display_name,
+        "label_type": record.type,
+        "namespace": record.namespace or "",
+        "namespace_display_name": record.namespace_display_name or "",
+        "remote_created_at": record.created_date,
+        "remote_updated_at": record.updated_date,
+    }
+
+
+@dataclass(frozen=True)
+class LabelStored:
+    """What `label_store` did: `previous_name` is set when an existing label changed."""
+
+    label: Label
+    created: bool = False
+    changed: bool = False
+    previous_name: str | None = None
+    stale: bool = False  # Wix's record was older than the cache's: nothing was written
+
+
+def label_store(record: WixLabel) -> LabelStored:
+    """Write one label as Wix answered it. The row is locked; an answer older than what the
+    cache holds (events can arrive late) changes nothing."""
+    values = _label_values(record)
+    with transaction.atomic(savepoint=False):
+        current = Label.objects.select_for_update().filter(key=record.key).first()
+        if current is None:
+            try:
+                with transaction.atomic():
+                    return LabelStored(Label.objects.create(key=record.key, **values), created=True)
+            except IntegrityError:  # made here at the same moment (a sync, a webhook, a person)
+                current = Label.objects.select_for_update().get(key=record.key)
+        if (
+            current.remote_updated_at
+            and record.updated_date
+            and record.updated_date < current.remote_updated_at
+        ):
+            return LabelStored(current, stale=True)
+        previous_name = current.display_name
+        changed = any(
+            getattr(current, name) != value
+            for name, value in values.items()
+            if name != "remote_updated_at"
+        )
+        for name, value in values.items():
+            if value is not None or name != "remote_updated_at":
+                setattr(current, name, value)
+        current.save()
+        return LabelStored(current, changed=changed, previous_name=previous_name)
+
+
+@dataclass
+class LabelsReplaced:
+    created: list[Label] = field(default_factory=list)
+    updated: list[tuple[Label, str]] = field(default_factory=list)  # (label, previous name)
+    deleted: list[Label] = field(default_factory=list)
+    ids_by_key: dict[str, int] = field(default_factory=dict)
+
+
+def labels_replace(records: Iterable[WixLabel]) -> LabelsReplaced:
+    """Make the Label table equal to Wix's whole list of labels (a few thousand at most)."""
+    remote = {record.key: record for record in records}
+    result = LabelsReplaced()
+    with transaction.atomic(savepoint=False):
+        local = {label.key: label for label in Label.objects.all()}
+        for key, record in remote.items():
+            values = _label_values(record)
+            current = local.get(key)
+            if current is None:
+                result.created.append(Label(key=key, **values))
+                continue
+            changed = [name for name, value in values.items() if getattr(current, name) != value]
+            if changed:
+                previous_name = current.display_name
+                for name in changed:
+                    setattr(current, name, values[name])
+                result.updated.append((current, previous_name))
+        result.deleted = [label for key, label in local.items() if key not in remote]
+
+        if result.created:
+            # A person may have created one of them here meanwhile (write-through): keep theirs.
+            Label.objects.bulk_create(result.created, batch_size=500, ignore_conflicts=True)
+        if result.updated:
+            Label.objects.bulk_update(
+                [label for label, _ in result.updated], [*LABEL_FIELDS, "synced_at"], 500
+            )
+        if result.deleted:
+            labels_delete([label.pk for label in result.deleted])
+        result.ids_by_key = dict(Label.objects.values_list("key", "pk"))
+    return result
+
+
+def labels_delete(pks: Sequence[int]) -> None:
+    """Delete labels and their memberships. The rows are locked first (label rows before
+    membership writes, as everywhere), so that no sync page or job adds a membership meanwhile."""
+    with transaction.atomic(savepoint=False):
+        list(Label.objects.select_for_update().filter(pk__in=pks).order_by("pk"))
+        Label.objects.filter(pk__in=pks).delete()
+
+
+def label_ids_locked(keys: Iterable[str]) -> dict[str, int]:
+    """key -> pk of the cached labels among `keys`, locked until the transaction ends: a label
+    deleted here meanwhile is then either gone (and gets no memberships) or waits for us."""
+    return dict(
+        Label.objects.select_for_update()
+        .filter(key__in=set(keys))
+        .order_by("pk")
+        .values_list("key", "pk")
+    )
+
+
+# --- Contacts ---------------------------------------------------------------------------------
+
+CONTACT_FIELDS = (
+    "revision",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "remote_created_at",
+    "remote_updated_at",
+)
+CONTACT_PG_TYPES = ("text", "integer", "text", "text", "text", "text", "timestamptz", "timestamptz")
+
+
+@dataclass
+class ContactsStored:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    pks: dict[str, int] = field(default_factory=dict)  # wix id -> pk of what was written
+
+
+def _rows_source(rows: list[tuple], pg_types: tuple[str, ...]) -> Iterator[tuple[str, list]]:
+    """SQL that yields `rows` as a relation, with its parameters, in as few statements as the
+    database allows. PostgreSQL gets one JSON document (a single parameter, encoded and parsed
+    in C on both sides: binding thousands of values, or text arrays, costs far more in Python);
+    SQLite gets `VALUES` lists, batched under its bound-parameter limit."""
+    if connection.vendor == "postgresql":
+        columns = ", ".join(f"(r ->> {n})::{pg_type}" for n, pg_type in enumerate(pg_types))
+        yield (
+            f"SELECT {columns} FROM json_array_elements(%s::json) AS r",
+            [json.dumps(rows, default=datetime.isoformat)],
+        )
+        return
+    row_sql = "(" + ", ".join(["%s"] * len(pg_types)) + ")"
+    for batch in itertools.batched(rows, ROWS_PER_STATEMENT // len(pg_types)):
+        yield f"VALUES {', '.join([row_sql] * len(batch))}", [v for row in batch for v in row]
+
+
+def _existing_contacts(wix_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """wix_id -> (pk, revision) of the cached contacts among `wix_ids`."""
+    quote = connection.ops.quote_name
+    found: dict[str, tuple[int, int]] = {}
+    with connection.cursor() as cursor:
+        for source, params in _rows_source([(wix_id,) for wix_id in wix_ids], ("text",)):
+            cursor.execute(
+                f"SELECT {quote('wix_id')}, {quote('id')}, {quote('revision')} "
+                f"FROM {quote(Contact._meta.db_table)} WHERE {quote('wix_id')} IN ({source})",
+                params,
+            )
+            found.update((wix_id, (pk, revision)) for wix_id, pk, revision in cursor.fetchall())
+    return found
+
+
+def _datetime_adapter() -> Callable[[datetime], object]:
+    if connection.vendor == "sqlite":
+        # What Django's SQLite backend stores (naive UTC text), without its per-value checks.
+        return lambda value: str(value.astimezone(UTC).replace(tzinfo=None))
+    return lambda value: value  # _rows_source writes ISO-8601 with the offset
+
+
+def _upsert_contacts(rows: list[tuple]) -> dict[str, int]:
+    """INSERT .. ON CONFLICT (wix_id) DO UPDATE .. RETURNING, in one statement for a page.
+    Django's bulk_create builds a model instance per row, which costs more than the database
+    does here, and binds every value as a parameter."""
+    quote = connection.ops.quote_name
+    columns = [Contact._meta.get_field(name).column for name in ("wix_id", *CONTACT_FIELDS)]
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns[1:])
+    pks: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for source, params in _rows_source(rows, CONTACT_PG_TYPES):
+            cursor.execute(
+                f"INSERT INTO {quote(Contact._meta.db_table)} ({', '.join(map(quote, columns))}) "
+                f"{source} ON CONFLICT ({quote(columns[0])}) DO UPDATE SET {updates} "
+                f"RETURNING {quote(Contact._meta.pk.column)}, {quote(columns[0])}",
+                params,
+            )
+            pks.update((wix_id, pk) for pk, wix_id in cursor.fetchall())
+    return pks
+
+
+def _insert_memberships(pairs: list[tuple[int, int]]) -> None:
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        quote(ContactLabel._meta.get_field(name).column) for name in ("contact", "label")
+    )
+    with connection.cursor() as cursor:
+        for source, params in _rows_source(pairs, ("bigint", "bigint")):
+            cursor.execute(
+                f"INSERT INTO {quote(ContactLabel._meta.db_table)} ({columns}) {source}",
+                params,
+            )
+
+
+def contacts_store(contacts: Sequence[WixContact]) -> ContactsStored:
+    """Write contacts as Wix answered them (a sync page, a webhook's contact, a label change's
+    answer): insert new ones, update changed ones, and bring label memberships to Wix's set by
+    difference. A constant number of statements whatever the number of contacts.
+
+    The contacts' labels are read locked (see `label_ids_locked`); a key the cache does not
+    know belongs to a label deleted since, so the contact no longer has it here either.
+    """
+    result = ContactsStored()
+    if not contacts:
+        return result
+    incoming = {contact.id: contact for contact in contacts}
+    with transaction.atomic(savepoint=False):
+        label_ids = label_ids_locked(key for c in incoming.values() for key in c.label_keys)
+        existing = _existing_contacts(list(incoming))
+        adapt = _datetime_adapter()
+        wanted: dict[str, set[int]] = {}
+        rows: list[tuple] = []
+        changed_pks: list[int] = []
+        for wix_id, contact in incoming.items():
+            known = existing.get(wix_id)
+            if known is not None and known[1] == contact.revision:
+                # Wix bumps the revision on every change: same revision, same contact.
+                result.unchanged += 1
+                result.pks[wix_id] = known[0]
+                continue
+            if known is None:
+                result.created += 1
+            else:
+                result.updated += 1
+                changed_pks.append(known[0])
+            wanted[wix_id] = {label_ids[k] for k in contact.label_keys if k in label_ids}
+            rows.append(
+                (
+                    wix_id,
+                    contact.revision,
+                    contact.first_name,
+                    contact.last_name,
+                    contact.email,
+                    contact.phone,
+                    adapt(contact.created_date),
+                    adapt(contact.changed_at),
+                )
+            )
+        if not rows:
+            return result
+        pk_by_wix_id = _upsert_contacts(rows)
+        result.pks.update(pk_by_wix_id)
+        _memberships_set(wanted, pk_by_wix_id, changed_pks)
+    return result
+
+
+def _memberships_set(
+    wanted: dict[str, set[int]], pk_by_wix_id: dict[str, int], changed_pks: list[int]
+) -> None:
+    current: dict[int, dict[int, int]] = {}
+    if changed_pks:
+        for membership_pk, contact_pk, label_pk in ContactLabel.objects.filter(
+            contact_id__in=changed_pks
+        ).values_list("pk", "contact_id", "label_id"):
+            current.setdefault(contact_pk, {})[label_pk] = membership_pk
+    to_add: list[tuple[int, int]] = []
+    to_remove: list[int] = []
+    for wix_id, want in wanted.items():
+        contact_pk = pk_by_wix_id[wix_id]
+        have = current.get(contact_pk, {})
+        to_add.extend((contact_pk, label_pk) for label_pk in want - have.keys())
+        to_remove.extend(
+            membership_pk for label_pk, membership_pk in have.items() if label_pk not in want
+        )
+    if to_remove:
+        ContactLabel.objects.filter(pk__in=to_remove).delete()
+    if to_add:
+        _insert_memberships(to_add)
+
+
+def contacts_delete(pks: Sequence[int]) -> int:
+    """Delete cached contacts (gone from Wix) and their memberships."""
+    for start in range(0, len(pks), DELETE_BATCH):
+        batch = pks[start : start + DELETE_BATCH]
+        ContactLabel.objects.filter(contact_id__in=batch).delete()
+        Contact.objects.filter(pk__in=batch).delete()
+    return len(pks)
+
+
+def memberships_add(*, contact_pks: Sequence[int], label_pks: Sequence[int]) -> None:
+    """Give these contacts these labels in the cache (after Wix did), skipping what exists."""
+    ContactLabel.objects.bulk_create(
+        [ContactLabel(contact_id=c, label_id=lb) for c in contact_pks for lb in label_pks],
+        ignore_conflicts=True,
+        batch_size=5000,
+    )
+
+
+def memberships_remove(*, contact_pks: Sequence[int], label_pks: Sequence[int]) -> None:
+    ContactLabel.objects.filter(contact_id__in=contact_pks, label_id__in=label_pks).delete()
