@@ -1,7 +1,6 @@
 import itertools
 import socket
 import subprocess
-from collections import defaultdict
 
 import pytest
 from django.db import connection
@@ -18,51 +17,10 @@ from sync.service import (
     sync_run_start,
     sync_wix,
 )
+from tests.fixtures.cache import assert_cache_equals_wix, cache_state
 from wixcache.models import Contact, ContactLabel, Label
 
 pytestmark = pytest.mark.django_db
-
-
-def cache_state() -> tuple[dict, dict, dict]:
-    labels = {label.key: (label.display_name, label.label_type) for label in Label.objects.all()}
-    contacts = dict(Contact.objects.values_list("wix_id", "revision"))
-    memberships: dict[str, set[str]] = defaultdict(set)
-    for wix_id, key in ContactLabel.objects.values_list("contact__wix_id", "label__key"):
-        memberships[wix_id].add(key)
-    return labels, contacts, dict(memberships)
-
-
-def wix_state(sandbox) -> tuple[dict, dict, dict]:
-    """Everything the sandbox holds, read back through the Wix API itself."""
-    labels = {
-        label["key"]: (label["displayName"], label["labelType"])
-        for label in sandbox.api(
-            "GET", "/contacts/v4/labels", params={"paging.limit": 2000}
-        ).json()["labels"]
-    }
-    contacts, memberships, offset = {}, {}, 0
-    while True:
-        page = sandbox.api(
-            "POST",
-            "/contacts/v4/contacts/query",
-            json={"query": {"paging": {"limit": 1000, "offset": offset}}},
-        ).json()["contacts"]
-        for contact in page:
-            contacts[contact["id"]] = contact["revision"]
-            keys = set(contact["info"].get("labelKeys", {}).get("items", []))
-            if keys:
-                memberships[contact["id"]] = keys
-        if len(page) < 1000:
-            return labels, contacts, memberships
-        offset += 1000
-
-
-def assert_cache_equals_wix(sandbox) -> None:
-    cached, remote = cache_state(), wix_state(sandbox)
-    assert cached[0] == remote[0], "labels differ"
-    assert cached[1] == remote[1], "contacts or revisions differ"
-    assert cached[2] == remote[2], "label memberships differ"
-    assert Contact.objects.count() == len(remote[1])  # no duplicates
 
 
 def test_full_sync_makes_the_cache_equal_to_wix(sandbox, sync_client):

@@ -9,7 +9,7 @@ import pytest
 
 from sync.models import SyncRun
 from sync.service import sync_wix
-from tests.contacts.test_sync import assert_cache_equals_wix
+from tests.fixtures.cache import assert_cache_equals_wix
 from tests.fixtures.database import subprocess_env
 from tests.fixtures.waiting import wait_until
 

@@ -1,64 +1,23 @@
 """Webhooks signed as Wix signs them (RS256 JWT), posted to the real endpoint."""
 
-import json
 import time
-import uuid
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 
 from labels.history import SYNC_USERNAME
 from sync.models import WebhookEvent
+from tests.fixtures.webhooks import FORGER_KEY, WIX_KEY, WIX_PUBLIC_PEM, signed
 from wixcache.models import Contact, ContactLabel, Label
 
 pytestmark = pytest.mark.django_db
 URL = "/wix/webhooks/"
 
 
-def _key_pair():
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public_pem = (
-        private.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public_pem
-
-
-WIX_KEY, WIX_PUBLIC_PEM = _key_pair()
-FORGER_KEY, _ = _key_pair()
-
-
 @pytest.fixture(autouse=True)
 def webhook_key(settings):
     settings.WIX_WEBHOOK_PUBLIC_KEY = WIX_PUBLIC_PEM
-
-
-def signed(event_type, entity_id, *, slug, entity=None, event_id=None, when=None, key=WIX_KEY):
-    body = {"deleted": {}, "created": {}, "updated": {}}[slug]
-    if entity is not None and slug == "created":
-        body = {"entityAsJson": json.dumps(entity)}
-    elif entity is not None:
-        body = {"currentEntityAsJson": json.dumps(entity)}
-    envelope = {
-        "id": event_id or str(uuid.uuid4()),
-        "entityFqdn": "wix.contacts.v4." + event_type.split(".")[-1].split("_")[0],
-        "slug": slug,
-        "entityId": entity_id,
-        "eventTime": when or "2026-01-01T00:00:00.000Z",
-        f"{slug}Event": body,
-    }
-    outer = {
-        "eventType": event_type,
-        "instanceId": "site",
-        "data": json.dumps(envelope),
-        "identity": json.dumps({"identityType": "APP"}),
-    }
-    now = int(time.time())
-    return jwt.encode({"data": json.dumps(outer), "iat": now, "exp": now + 300}, key, "RS256")
 
 
 def post(client, token):

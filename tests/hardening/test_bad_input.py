@@ -14,7 +14,7 @@ from django.urls import reverse
 from contacts.models import Audience
 from labels.models import LabelDeletion, LabelJob
 from sync.models import SyncRun
-from tests.contacts.test_webhooks import WIX_PUBLIC_PEM, signed
+from tests.fixtures.webhooks import WIX_PUBLIC_PEM, signed
 from tests.hardening.conftest import HX, cache_state, wix_state
 from wixcache.models import Contact, ContactLabel, Label
 

@@ -48,7 +48,7 @@ from labels.models import LabelJob
 from labelsite.wix import WixClient
 from sync.models import SyncRun
 from sync.service import SyncAlreadyRunning, SyncFailed, sync_run_execute, sync_run_start
-from tests.contacts.test_sync import assert_cache_equals_wix
+from tests.fixtures.cache import assert_cache_equals_wix
 from tests.fixtures.waiting import wait_until
 from wixcache.models import Contact, ContactLabel, Label
 
