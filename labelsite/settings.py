@@ -158,6 +158,10 @@ SYNC_PAGE_SIZE = env.int("SYNC_PAGE_SIZE", default=1000)
 SYNC_WATERMARK_MARGIN_SECONDS = env.int("SYNC_WATERMARK_MARGIN_SECONDS", default=300)
 # A running sync whose heartbeat is older than this is taken as dead and resumed by the next run.
 SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=300)
+# A full run that would delete more than this share of the cached contacts, and more than
+# SYNC_MASS_DELETE_MIN of them, stops before deleting and waits for a person to confirm.
+SYNC_MASS_DELETE_SHARE = env.float("SYNC_MASS_DELETE_SHARE", default=0.10)
+SYNC_MASS_DELETE_MIN = env.int("SYNC_MASS_DELETE_MIN", default=50)
 # The worker runs an incremental sync this often (0 turns periodic syncs off).
 SYNC_INTERVAL_SECONDS = env.int("SYNC_INTERVAL_SECONDS", default=300)
 

@@ -67,5 +67,9 @@ class SyncRunAdmin(ReadOnlyModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "run": self.get_object(request, object_id)}
+        extra_context = {
+            **(extra_context or {}),
+            "run": self.get_object(request, object_id),
+            "can_run_sync": request.user.has_perm("sync.run_sync"),
+        }
         return super().change_view(request, object_id, form_url, extra_context)

@@ -12,6 +12,10 @@ class SyncRequestForm(forms.Form):
         },
     )
 
+    # "Delete them" on a run waiting for confirmation: a full run that may delete what it finds
+    # gone even when that is more than SYNC_MASS_DELETE_* allow.
+    allow_mass_delete = forms.BooleanField(required=False)
+
     def __init__(self, data, **kwargs) -> None:
         data = data.copy()
         data.setdefault("kind", SyncRun.Kind.INCREMENTAL)  # the plain "Sync now" button

@@ -18,6 +18,9 @@ class SyncRun(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         INTERRUPTED = "interrupted", "Interrupted"
+        # A full run that would delete more of the cache than SYNC_MASS_DELETE_* allow stops
+        # before deleting anything; a person confirms by running it again with the allowance.
+        WAITING = "waiting", "Waiting for confirmation"
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
@@ -90,3 +93,19 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.entity_id}"
+
+
+class SyncDeletion(models.Model):
+    """A cached contact that a full run found gone from Wix (not in the walk, and not found on a
+    second look). Deleted together at the end of the run, unless there are too many of them."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="deletions")
+    contact = models.ForeignKey("wixcache.Contact", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "contact"], name="syncdeletion_run_contact")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} gone (run {self.run_id})"

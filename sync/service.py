@@ -23,10 +23,10 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from labels.history import labels_log_wix_changes
-from labelsite.wix import WixClient, WixError
+from labelsite.wix import WixClient, WixError, WixNotFound
 from labelsite.wix.records import ContactWalkPage, wix_datetime
-from sync.models import SyncRun
-from wixcache.models import Contact, ContactLabel
+from sync.models import SyncDeletion, SyncRun
+from wixcache.models import Contact, ContactLabel, Label
 from wixcache.store import LabelsReplaced, contacts_delete, contacts_store, labels_replace
 
 logger = logging.getLogger(__name__)
@@ -49,8 +49,17 @@ class SyncFailed(Exception):
 
 
 def labels_pull(*, client: WixClient) -> LabelsReplaced:
-    """Make the cached labels equal to Wix's, with a history entry for each change."""
-    labels = list(client.iter_labels())
+    """Make the cached labels equal to Wix's, with a history entry for each change.
+
+    A cached label the walk did not meet is deleted only once Wix confirms it is gone (its GET
+    answers 404): a label deleted in Wix during the walk shifts the pages, and another label
+    can slip past unseen.
+    """
+    labels = {label.key: label for label in client.iter_labels()}
+    for key in Label.objects.exclude(key__in=list(labels)).values_list("key", flat=True):
+        with contextlib.suppress(WixNotFound):  # a 404 confirms it gone: labels_replace deletes it
+            labels[key] = client.get_label(key)
+    labels = list(labels.values())
     with transaction.atomic():
         result = labels_replace(labels)
         labels_log_wix_changes(result)
@@ -90,17 +99,54 @@ def prefetched[T](pages: Iterator[T], depth: int = 1) -> Iterator[T]:
                 buffer.get(timeout=0.1)
 
 
-def contacts_delete_missing(page: ContactWalkPage) -> int:
-    """Delete cached contacts inside the page's span that Wix no longer has."""
+def contacts_missing(page: ContactWalkPage) -> list[tuple[int, str]]:
+    """(pk, wix id) of cached contacts inside the page's span of created dates that the page does
+    not hold: gone from Wix, or missed by the walk. Only a second look tells which."""
     span = Contact.objects.all()
     if page.lo is not None:
         span = span.filter(remote_created_at__gte=page.lo)
     if not page.last:
         if page.hi == page.lo:
-            return 0
+            return []
         span = span.filter(remote_created_at__lt=page.hi)
     keep = {c.id for c in page.contacts} | page.lo_ids
-    return contacts_delete(list(span.exclude(wix_id__in=keep).values_list("pk", flat=True)))
+    return list(span.exclude(wix_id__in=keep).values_list("pk", "wix_id"))
+
+
+def contacts_confirm_gone(run: SyncRun, missing: list[tuple[int, str]], client: WixClient) -> int:
+    """Look again at contacts a full run did not meet: those Wix still has are stored (the walk
+    missed them), those it has not are noted for deletion at the end of the run. Never deletes."""
+    if not missing:
+        return 0
+    found = client.find_contacts(wix_id for _, wix_id in missing)
+    if found:
+        contacts_store(list(found.values()))
+    gone = [SyncDeletion(run=run, contact_id=pk) for pk, wix_id in missing if wix_id not in found]
+    SyncDeletion.objects.bulk_create(gone, ignore_conflicts=True)
+    return len(gone)
+
+
+def mass_delete_limit(cached: int) -> int:
+    """The most contacts a full run may delete without a person's confirmation."""
+    return max(settings.SYNC_MASS_DELETE_MIN, int(cached * settings.SYNC_MASS_DELETE_SHARE))
+
+
+def _delete_confirmed(run: SyncRun) -> str:
+    """Delete what the run found gone, unless it is too much: then wait for a person."""
+    pending = list(run.deletions.values_list("contact_id", flat=True))
+    cached = Contact.objects.count()
+    if len(pending) > mass_delete_limit(cached) and not run.checkpoint.get("allow_mass_delete"):
+        share = 100 * len(pending) / cached if cached else 100
+        return (
+            f"This full sync would delete {len(pending):,} of the {cached:,} cached contacts "
+            f"({share:.0f}%), because Wix no longer has them. Nothing was deleted. If that is "
+            "right, confirm it (“Delete them” on this page, or `manage.py sync_wix --full "
+            "--allow-mass-delete`); otherwise check the Wix site first."
+        )
+    with transaction.atomic():
+        run.contacts_deleted += contacts_delete(pending)
+        run.deletions.all().delete()
+    return ""
 
 
 # --- Runs -------------------------------------------------------------------------------------
@@ -124,7 +170,9 @@ def _is_abandoned(run: SyncRun) -> bool:
     return run.heartbeat_at < timezone.now() - stale_after
 
 
-def sync_run_start(*, kind: str, requested_by=None, claim: bool = True) -> SyncRun:
+def sync_run_start(
+    *, kind: str, requested_by=None, claim: bool = True, allow_mass_delete: bool = False
+) -> SyncRun:
     """Create the run row, refusing while another live run exists. An abandoned run of the same
     kind is marked interrupted and its checkpoint carried over, so the new run resumes it.
     `claim=False` when the background worker will run it: no process owns it until then."""
@@ -142,9 +190,11 @@ def sync_run_start(*, kind: str, requested_by=None, claim: bool = True) -> SyncR
                 resumed_from = active
         checkpoint = dict(resumed_from.checkpoint) if resumed_from else {}
         checkpoint["worker"] = _worker_name() if claim else ""
+        if allow_mass_delete:
+            checkpoint["allow_mass_delete"] = True
         try:
             with transaction.atomic():
-                return SyncRun.objects.create(
+                run = SyncRun.objects.create(
                     kind=kind,
                     requested_by=requested_by,
                     resumed_from=resumed_from,
@@ -154,6 +204,9 @@ def sync_run_start(*, kind: str, requested_by=None, claim: bool = True) -> SyncR
                 )
         except IntegrityError:
             raise SyncAlreadyRunning(None) from None
+        if resumed_from is not None:  # what it found gone is this run's to delete now
+            resumed_from.deletions.update(run=run)
+        return run
 
 
 def last_watermark() -> datetime | None:
@@ -222,6 +275,9 @@ def sync_run_execute(
             error=f"Unexpected error: {type(error).__name__}. See the server log.",
         )
         raise
+    if waiting := _delete_confirmed(run):
+        _finish(run, SyncRun.Status.WAITING, error=waiting)
+        return run
     _finish(run, SyncRun.Status.SUCCEEDED)
     return run
 
@@ -261,6 +317,9 @@ def _sync_contacts(
             _record_labels(run, pulled)
             label_ids = pulled.ids_by_key
             not_in_wix |= page_keys - label_ids.keys()
+        missing = contacts_missing(page) if full else []
+        if missing:
+            contacts_confirm_gone(run, missing, client)
         with transaction.atomic():
             if connection.vendor == "postgresql":
                 # Losing the last pages in a crash only means resuming from an older checkpoint
@@ -268,8 +327,6 @@ def _sync_contacts(
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
             written = contacts_store(page.contacts)
-            if full:
-                run.contacts_deleted += contacts_delete_missing(page)
             run.contacts_created += written.created
             run.contacts_updated += written.updated
             run.contacts_seen += len(page.contacts)
@@ -324,9 +381,10 @@ def sync_wix(
     requested_by=None,
     client: WixClient | None = None,
     on_progress: Callable[[SyncRun], None] | None = None,
+    allow_mass_delete: bool = False,
 ) -> SyncRun:
     """Start and run a sync in this process (the command line and the background task use it)."""
-    run = sync_run_start(kind=kind, requested_by=requested_by)
+    run = sync_run_start(kind=kind, requested_by=requested_by, allow_mass_delete=allow_mass_delete)
     own_client = client is None
     client = client or WixClient.from_settings()
     try:

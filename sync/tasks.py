@@ -18,10 +18,12 @@ from sync.service import (
 )
 
 
-def sync_request(*, kind: str, requested_by) -> SyncRun:
+def sync_request(*, kind: str, requested_by, allow_mass_delete: bool = False) -> SyncRun:
     """A person's "Sync now": the run is made at once (so a second click is refused while it
     lives) and carried out by the background worker."""
-    run = sync_run_start(kind=kind, requested_by=requested_by, claim=False)
+    run = sync_run_start(
+        kind=kind, requested_by=requested_by, claim=False, allow_mass_delete=allow_mass_delete
+    )
     run_sync.enqueue(run.pk)
     return run
 

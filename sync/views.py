@@ -42,7 +42,11 @@ def sync_now(request: HtmxHttpRequest) -> HttpResponse:
         messages.error(request, " ".join(form.errors["kind"]))
         return redirect("admin:sync_syncrun_changelist")
     try:
-        run = sync_request(kind=form.cleaned_data["kind"], requested_by=request.user)
+        run = sync_request(
+            kind=form.cleaned_data["kind"],
+            requested_by=request.user,
+            allow_mass_delete=form.cleaned_data["allow_mass_delete"],
+        )
     except SyncAlreadyRunning as error:
         messages.warning(request, str(error))
         if error.run is not None:

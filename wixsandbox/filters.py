@@ -118,8 +118,9 @@ def _compile_op(name: str, field: Field, op: str, operand: object, where: str) -
             return lambda entity: not wanted.isdisjoint(get(entity))
         if op == "$hasAll":
             return lambda entity: wanted.issubset(get(entity))
-        if op == "$startsWith":
-            return lambda entity: any(value.startswith(wanted) for value in get(entity))
+        if op == "$startsWith":  # not case-sensitive in Wix's query language
+            prefix = str(wanted).casefold()
+            return lambda entity: any(value.casefold().startswith(prefix) for value in get(entity))
     else:
         if op == "$eq":
             return lambda entity: get(entity) == wanted
@@ -127,8 +128,11 @@ def _compile_op(name: str, field: Field, op: str, operand: object, where: str) -
             return lambda entity: get(entity) != wanted
         if op == "$in":
             return lambda entity: get(entity) in wanted
-        if op == "$startsWith":
-            return lambda entity: (value := get(entity)) is not None and value.startswith(wanted)
+        if op == "$startsWith":  # not case-sensitive in Wix's query language
+            prefix = str(wanted).casefold()
+            return lambda entity: (
+                (value := get(entity)) is not None and str(value).casefold().startswith(prefix)
+            )
         compare = _COMPARISONS.get(op)
         if compare is not None:
             return lambda entity: (value := get(entity)) is not None and compare(value, wanted)

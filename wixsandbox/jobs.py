@@ -31,7 +31,7 @@ class BulkJobs:
             self._cancel = threading.Event()
             self._jobs.clear()
 
-    def submit(self, body: dict) -> str:
+    def submit(self, body: dict, faults=None) -> str:
         filter_, search = body.get("filter"), body.get("search")
         if filter_ is None and search is None:
             raise invalid("filter", "send filter, search or both", "REQUIRED_FIELD")
@@ -56,7 +56,10 @@ class BulkJobs:
             self._jobs[job["id"]] = job
             cancel = self._cancel
         threading.Thread(
-            target=self._run, args=(job, ids, add, remove, cancel), name="bulk-job", daemon=True
+            target=self._run,
+            args=(job, ids, add, remove, cancel, faults),
+            name="bulk-job",
+            daemon=True,
         ).start()
         return job["id"]
 
@@ -71,24 +74,33 @@ class BulkJobs:
         with self._lock:
             return [_copy(job) for job in reversed(self._jobs.values())][:100]
 
-    def _run(self, job: dict, ids: list[str], add, remove, cancel: threading.Event) -> None:
+    def _run(self, job, ids: list[str], add, remove, cancel: threading.Event, faults) -> None:
+        stuck = faults.stuck_jobs if faults is not None else None
         with self._lock:
-            job["status"] = "RUNNING"
+            job["status"] = stuck or "RUNNING"
             job["startedDate"] = iso(now_ms())
+        if stuck:
+            return  # a job Wix never finishes (documented statuses, no documented deadline)
+        fails = faults.job_failures if faults is not None else 0.0
         done = 0
         while done < len(ids) and not cancel.is_set():
             pace = self.items_per_second
             size = UNPACED_CHUNK if pace <= 0 else max(1, pace // CHUNKS_PER_SECOND)
             batch = ids[done : done + size]
             began = time.monotonic()
-            missing = self.store.bulk_apply(batch, add, remove)
+            failing = [cid for cid in batch if faults is not None and faults.chance(fails)]
+            applied = [cid for cid in batch if cid not in set(failing)]
+            missing = self.store.bulk_apply(applied, add, remove)
             done += len(batch)
             with self._lock:
-                job["successTotal"] += len(batch) - len(missing)
-                job["failedTotal"] += len(missing)
+                job["successTotal"] += len(applied) - len(missing)
+                job["failedTotal"] += len(missing) + len(failing)
                 job["errors"] += [
                     {"id": cid, "code": "NOT_FOUND", "message": f"Contact {cid} not found"}
                     for cid in missing
+                ] + [
+                    {"id": cid, "code": "INTERNAL", "message": f"Contact {cid} was not changed"}
+                    for cid in failing
                 ]
             if pace > 0:
                 cancel.wait(len(batch) / pace - (time.monotonic() - began))

@@ -99,8 +99,13 @@ def _json(value: object) -> bytes:
     return dumps(value)
 
 
+def _label_churn(app: App):
+    return lambda: app.faults.chance(app.faults.label_churn)
+
+
 def list_labels(app: App, request: Request) -> bytes:
-    return _json(app.store.list_labels(request.query))
+    faults = app.faults
+    return _json(app.store.list_labels(request.query, faults.short_pages, _label_churn(app)))
 
 
 def find_or_create_label(app: App, request: Request) -> bytes:
@@ -109,7 +114,8 @@ def find_or_create_label(app: App, request: Request) -> bytes:
 
 
 def query_labels(app: App, request: Request) -> bytes:
-    return _json(app.store.query_labels(request.body.get("query")))
+    query = request.body.get("query")
+    return _json(app.store.query_labels(query, app.faults.short_pages, _label_churn(app)))
 
 
 def get_label(app: App, request: Request) -> bytes:
@@ -144,11 +150,11 @@ def list_contacts(app: App, request: Request) -> bytes:
         query["fieldsets"] = fieldsets
     if fields := request.query.get("fields"):
         query["fields"] = fields
-    return app.store.query_contacts(query)
+    return app.store.query_contacts(query, app.faults.short_pages)
 
 
 def query_contacts(app: App, request: Request) -> bytes:
-    return app.store.query_contacts(request.body.get("query"))
+    return app.store.query_contacts(request.body.get("query"), app.faults.short_pages)
 
 
 def get_contact(app: App, request: Request) -> bytes:
@@ -179,7 +185,7 @@ def facets(app: App, request: Request) -> bytes:
 
 
 def bulk_add_remove_labels(app: App, request: Request) -> bytes:
-    return _json({"jobId": app.jobs.submit(request.body)})
+    return _json({"jobId": app.jobs.submit(request.body, app.faults)})
 
 
 def list_bulk_jobs(app: App, request: Request) -> bytes:

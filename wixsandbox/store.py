@@ -251,7 +251,9 @@ class Store:
                 if cid in holders:
                     self._change_labels(self.contacts[cid], remove=(key,))
 
-    def list_labels(self, params: dict[str, list[str]]) -> dict:
+    def list_labels(
+        self, params: dict[str, list[str]], short_pages: int | None = None, churn=None
+    ) -> dict:
         def one(name: str) -> str | None:
             values = params.get(name)
             return values[-1] if values else None
@@ -276,18 +278,32 @@ class Store:
                 "sort",
                 1,
             )
-        with self.lock:
-            labels = [
-                label
-                for label in self.labels.values()
-                if (label_type in (None, "UNKNOWN") or label["labelType"] == label_type)
-                and (namespace is None or label["namespace"] == namespace)
-                and (starts_with is None or label["displayName"].startswith(starts_with))
-            ]
-            page = [dict(label) for label in _sorted_labels(labels, sort)[offset : offset + limit]]
-        return {"labels": page, "metadata": _paging(len(page), offset, len(labels))}
+        prefix = (starts_with or "").casefold()  # Wix's $startsWith ignores case
 
-    def query_labels(self, query: object) -> dict:
+        def matches(label: dict) -> bool:
+            return (
+                (label_type in (None, "UNKNOWN") or label["labelType"] == label_type)
+                and (namespace is None or label["namespace"] == namespace)
+                and label["displayName"].casefold().startswith(prefix)
+            )
+
+        page, total = self._label_page(matches, sort, offset, limit, short_pages, churn)
+        return {"labels": page, "metadata": _paging(len(page), offset, total)}
+
+    def _label_page(self, predicate, sort, offset, limit, short_pages, churn):
+        with self.lock:
+            ordered = _sorted_labels([lb for lb in self.labels.values() if predicate(lb)], sort)
+            if churn is not None and 0 < offset <= len(ordered) and churn():
+                seen = ordered[offset - 1]
+                if seen["labelType"] != "SYSTEM":  # deleted in Wix while the reader pages
+                    self.delete_label(seen["key"])
+                    ordered = [label for label in ordered if label["key"] != seen["key"]]
+            if short_pages is not None:
+                limit = min(limit, short_pages)
+            page = [dict(label) for label in ordered[offset : offset + limit]]
+        return page, len(ordered)
+
+    def query_labels(self, query: object, short_pages: int | None = None, churn=None) -> dict:
         if query is None:
             query = {}
         if not isinstance(query, dict):
@@ -295,10 +311,8 @@ class Store:
         predicate = compile_filter(query.get("filter"), LABEL_FIELDS, "query.filter")
         sort = parse_sort(query.get("sort"), LABEL_FIELDS, "query.sort", None)
         limit, offset = parse_paging(query.get("paging"), "query.paging", default=50, maximum=1000)
-        with self.lock:
-            labels = [label for label in self.labels.values() if predicate(label)]
-            page = [dict(label) for label in _sorted_labels(labels, sort)[offset : offset + limit]]
-        return {"labels": page, "pagingMetadata": _paging(len(page), offset, len(labels))}
+        page, total = self._label_page(predicate, sort, offset, limit, short_pages, churn)
+        return {"labels": page, "pagingMetadata": _paging(len(page), offset, total)}
 
     def labels_in_order(self) -> list[dict]:
         with self.lock:
@@ -486,7 +500,7 @@ class Store:
 
     # -- contact queries --------------------------------------------------------------------
 
-    def query_contacts(self, query: object) -> bytes:
+    def query_contacts(self, query: object, short_pages: int | None = None) -> bytes:
         if query is None:
             query = {}
         if not isinstance(query, dict):
@@ -496,6 +510,8 @@ class Store:
         sort = parse_sort(query.get("sort"), CONTACT_FIELDS, "query.sort", 1)
         limit, offset = parse_paging(query.get("paging"), "query.paging", default=50, maximum=1000)
         fieldset, fields = _fieldset(query)
+        if short_pages is not None:
+            limit = min(limit, short_pages)
         with self.lock:
             ids, total = self._select(filter_, sort, offset, limit)
             if fields is None:
@@ -788,8 +804,10 @@ def _later(previous: str) -> str:
 
 
 def _sorted_labels(labels: list[dict], sort: list) -> list[dict]:
-    # Default order: oldest first; system labels have no dates and come first; ties by key.
-    ordered = sorted(labels, key=lambda label: (label.get("createdDate", ""), label["key"]))
+    # Default order, as Wix documents it: newest first (createdDate descending); system labels
+    # have no dates and come last; ties by key.
+    ordered = sorted(labels, key=lambda label: label["key"])
+    ordered.sort(key=lambda label: label.get("createdDate", ""), reverse=True)
     for name, descending in reversed(sort):
         ordered.sort(key=lambda label: label.get(name) or "", reverse=descending)
     return ordered

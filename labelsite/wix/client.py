@@ -9,7 +9,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Self
@@ -36,6 +36,7 @@ from labelsite.wix.records import (
     ContactsPage,
     ContactWalkPage,
     LabelsPage,
+    PagingMetadata,
     Record,
     WixContact,
     WixLabel,
@@ -49,6 +50,8 @@ LABELS = "/contacts/v4/labels"
 CONTACTS = "/contacts/v4/contacts"
 BULK = "/contacts/v4/bulk"
 MAX_QUERY_PAGE = 1000
+# Ids per `$in` filter. Wix documents no limit; a long list is one request too many to lose.
+MAX_IN_LIST = 100
 
 # ConnectionError covers refused/reset connections and ConnectTimeout, Timeout adds ReadTimeout,
 # ChunkedEncodingError is a connection reset in the middle of a body.
@@ -196,19 +199,25 @@ class WixClient:
         return self._request("POST", f"{LABELS}/query", json={"query": query}, answer=LabelsPage)
 
     def iter_labels(self, page_size: int = MAX_QUERY_PAGE) -> Iterator[WixLabel]:
-        """Every label on the site, walking Query Labels page by page (each key once)."""
+        """Every label on the site, walking Query Labels page by page (each key once).
+
+        A page shorter than asked for is not the end (Wix promises a maximum page size, not full
+        pages): the walk ends on an empty page, or when the paging metadata says nothing
+        remains. Offsets shift when a label is deleted meanwhile, so a walk can miss a label:
+        callers confirm a label is gone (`get_label` answering 404) before they believe it.
+        """
         _check_page_size(page_size)
         seen: set[str] = set()
         offset = 0
         while True:
-            labels = self.query_labels(limit=page_size, offset=offset).labels
-            for label in labels:
+            page = self.query_labels(limit=page_size, offset=offset)
+            for label in page.labels:
                 if label.key not in seen:
                     seen.add(label.key)
                     yield label
-            if len(labels) < page_size:
+            offset += len(page.labels)
+            if _walk_ended(page.labels, page.paging, offset):
                 return
-            offset += len(labels)
 
     # --- Contacts -----------------------------------------------------------------------------
 
@@ -257,7 +266,7 @@ class WixClient:
                 fieldsets=["FULL"],
             )
             raw = answer.contacts
-            last = len(raw) < page_size
+            last = _walk_ended(raw, answer.paging_metadata, offset + len(raw))
             fresh = tuple(c for c in raw if c.id not in lo_ids)
             if not raw:
                 yield ContactWalkPage((), lo, None, lo_ids, frozenset(), answer.total, last=True)
@@ -274,6 +283,26 @@ class WixClient:
                 lo, lo_ids, offset = hi, next_lo_ids, 0
             if last:
                 return
+
+    def find_contacts(self, contact_ids: Iterable[str]) -> dict[str, WixContact]:
+        """A second look: those of `contact_ids` that Wix still has, by id."""
+        found: dict[str, WixContact] = {}
+        ids = list(dict.fromkeys(contact_ids))
+        for start in range(0, len(ids), MAX_IN_LIST):
+            batch = ids[start : start + MAX_IN_LIST]
+            offset = 0
+            while True:
+                answer = self.query_contacts(
+                    filter={"id": {"$in": batch}},
+                    limit=len(batch),
+                    offset=offset,
+                    fieldsets=["FULL"],
+                )
+                found.update((contact.id, contact) for contact in answer.contacts)
+                offset += len(answer.contacts)
+                if _walk_ended(answer.contacts, answer.paging_metadata, offset):
+                    break
+        return found
 
     def label_contact(self, contact_id: str, label_keys: Iterable[str]) -> WixContact:
         body = {"labelKeys": list(label_keys)}
@@ -472,6 +501,14 @@ def _all_of(conditions: list[dict]) -> dict | None:
     if len(conditions) == 1:
         return conditions[0]
     return {"$and": conditions}
+
+
+def _walk_ended(items: Sequence[object], paging: PagingMetadata | None, seen: int) -> bool:
+    """The end of a walk by offset: an empty page, or paging metadata saying nothing remains
+    (`seen` = the offset after this page). Never a short page: Wix does not promise full ones."""
+    if not items:
+        return True
+    return paging is not None and paging.total is not None and seen >= paging.total
 
 
 def _check_page_size(page_size: int) -> None:

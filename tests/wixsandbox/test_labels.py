@@ -205,19 +205,24 @@ def test_list_limits(sandbox):
 
 def test_list_filters_and_sort(sandbox):
     made = [create_label(sandbox, name) for name in ("Beta", "alpha", "Alpha Two", "Gamma")]
-    # Oldest first, ties (labels made within one millisecond) by key.
-    oldest_first = [
-        label["displayName"] for label in sorted(made, key=lambda x: (x["createdDate"], x["key"]))
+    # Wix's default order: newest first; ties (labels made within one millisecond) by key.
+    newest_first = [
+        label["displayName"]
+        for label in sorted(
+            sorted(made, key=lambda x: x["key"]), key=lambda x: x["createdDate"], reverse=True
+        )
     ]
 
     def names(**params):
         response = sandbox.api("GET", "/contacts/v4/labels", params=params)
         return [label["displayName"] for label in response.json()["labels"]]
 
-    # Without dates, system labels come first, by key.
+    # Without dates, system labels come last, by key.
     assert names(labelType="SYSTEM") == ["Contacted Me", "Customers"]
-    assert names(namespace="custom") == oldest_first
-    assert names(startsWith="Al") == ["Alpha Two"]
+    assert names()[-2:] == ["Contacted Me", "Customers"]
+    assert names(namespace="custom") == newest_first
+    # Not case-sensitive, as Wix's $startsWith.
+    assert sorted(names(startsWith="al")) == ["Alpha Two", "alpha"]
     assert names(namespace="custom", **{"sort.fieldName": "displayName", "sort.order": "DESC"}) == [
         "alpha",
         "Gamma",
@@ -241,22 +246,28 @@ def test_query_filters(sandbox):
         assert response.status_code == 200, response.text
         return [label["key"] for label in response.json()["labels"]]
 
-    referrals = sorted(made[:2], key=lambda label: (label["createdDate"], label["key"]))
+    referrals = sorted(
+        sorted(made[:2], key=lambda label: label["key"]),
+        key=lambda label: label["createdDate"],
+        reverse=True,
+    )
     assert keys({"displayName": {"$startsWith": "Referral"}}) == [x["key"] for x in referrals]
+    assert keys({"displayName": {"$startsWith": "rEFERRAL"}}) == [x["key"] for x in referrals]
     assert keys({"displayName": "Other"}) == ["custom.other"]
     assert keys({"key": {"$in": ["custom.other", "contacts.customers"]}}) == [
+        "custom.other",  # newest first: system labels have no date and come last
         "contacts.customers",
-        "custom.other",
     ]
     assert keys({"labelType": {"$eq": "SYSTEM"}, "key": {"$ne": "contacts.customers"}}) == [
         "contacts.contacted-me"
     ]
     # Labels made within one millisecond share a createdDate, so expect from the dates.
-    later = [
-        label["key"]
-        for label in sorted(made, key=lambda label: (label["createdDate"], label["key"]))
-        if label["createdDate"] > first["createdDate"]
-    ]
+    newest_first = sorted(
+        sorted(made, key=lambda label: label["key"]),
+        key=lambda label: label["createdDate"],
+        reverse=True,
+    )
+    later = [label["key"] for label in newest_first if label["createdDate"] > first["createdDate"]]
     after = {"createdDate": {"$gt": first["createdDate"]}, "namespace": {"$eq": "custom"}}
     assert keys(after) == later
     assert keys({"namespace": "custom"}, [{"fieldName": "displayName", "order": "DESC"}]) == [

@@ -28,19 +28,33 @@ class Command(BaseCommand):
             help="read every contact and delete what Wix no longer has (default: incremental)",
         )
         scope.add_argument("--labels-only", action="store_true", help="sync labels only")
+        parser.add_argument(
+            "--allow-mass-delete",
+            action="store_true",
+            help="with --full: delete what Wix no longer has even when that is more than "
+            "SYNC_MASS_DELETE_SHARE of the cache (a run without it stops and asks)",
+        )
 
-    def handle(self, *, full: bool, labels_only: bool, **options):
+    def handle(self, *, full: bool, labels_only: bool, allow_mass_delete: bool, **options):
+        if allow_mass_delete and not full:
+            raise CommandError("--allow-mass-delete goes with --full: only full runs delete.")
         kind = SyncRun.Kind.FULL if full else SyncRun.Kind.INCREMENTAL
         if labels_only:
             kind = SyncRun.Kind.LABELS
         show_bar = self.stdout.isatty()
         try:
-            run = sync_wix(kind=kind, on_progress=self.draw_bar if show_bar else None)
+            run = sync_wix(
+                kind=kind,
+                on_progress=self.draw_bar if show_bar else None,
+                allow_mass_delete=allow_mass_delete,
+            )
         except (SyncAlreadyRunning, SyncFailed, WixConfigurationError) as error:
             raise CommandError(str(error)) from None
         finally:
             if show_bar:
                 self.stdout.write("")
+        if run.status == SyncRun.Status.WAITING:
+            raise CommandError(run.error)
         self.stdout.write(self.style.SUCCESS(summary(run)))
 
     def draw_bar(self, run: SyncRun) -> None:

@@ -1,0 +1,158 @@
+"""Wix is the truth and the cache a copy: a full sync deletes a cached contact or label only when
+Wix confirms it is gone, and never a large share of the cache without a person's say-so.
+
+The sandbox's behaviour faults stand in for what a real site may do: pages shorter than asked for
+while more remain (`short_pages`), labels deleted in Wix while a pull pages through them
+(`label_churn`).
+"""
+
+from dataclasses import replace
+
+import pytest
+
+from sync.models import SyncDeletion, SyncRun
+from sync.service import labels_pull, sync_wix
+from tests.fixtures.cache import assert_cache_equals_wix
+from wixcache.models import Contact, Label
+
+pytestmark = pytest.mark.django_db
+
+
+def wix_contact_ids(sandbox) -> list[str]:
+    return [contact["id"] for contact in sandbox.dump()["contacts"]]
+
+
+def delete_in_wix(sandbox, contact_ids) -> None:
+    for contact_id in contact_ids:
+        assert sandbox.api("DELETE", f"/contacts/v4/contacts/{contact_id}").ok
+
+
+def test_short_pages_delete_nothing_wix_still_has(sandbox, sync_client):
+    """Tried before: behind a server serving at most 400 a page, a full sync of a complete
+    cache of 3,000 contacts deleted 2,600 of them."""
+    sandbox.reset(contacts=3000, labels=10, seed=21)
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    sandbox.set_faults("short_pages=400")
+
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.contacts_deleted == 0
+    assert run.contacts_seen == 3000
+    assert Contact.objects.count() == 3000
+    assert_cache_equals_wix(sandbox)
+
+
+def test_short_pages_still_find_what_wix_deleted(sandbox, sync_client):
+    sandbox.reset(contacts=2000, labels=5, seed=22)
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    gone = wix_contact_ids(sandbox)[::250]  # 8 contacts spread over the whole walk
+    delete_in_wix(sandbox, gone)
+    sandbox.set_faults("short_pages=300")
+
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.contacts_deleted == len(gone)
+    assert not Contact.objects.filter(wix_id__in=gone).exists()
+    assert not SyncDeletion.objects.exists()
+    assert_cache_equals_wix(sandbox)
+
+
+def test_a_first_sync_from_an_empty_cache_under_short_pages_gets_everyone(sandbox, sync_client):
+    sandbox.reset(contacts=1500, labels=5, seed=23)
+    sandbox.set_faults("short_pages=333")
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    assert run.contacts_created == 1500
+    assert_cache_equals_wix(sandbox)
+
+
+def test_labels_deleted_mid_pull_never_take_a_live_label_with_them(sandbox, sync_client):
+    """With more than 1,000 labels, a label deleted in Wix during the pull shifts the pages and
+    another label is never seen; it must not be deleted here (with its memberships)."""
+    sandbox.reset(contacts=400, labels=2600, seed=24)
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    memberships_before = {
+        label.key: label.contacts.count() for label in Label.objects.all() if label.key
+    }
+    sandbox.set_faults("label_churn=1", seed=3)
+    sandbox.reset_stats()
+
+    pulled = labels_pull(client=sync_client)
+
+    wix_keys = {label["key"] for label in sandbox.dump()["labels"]}
+    cached_keys = set(Label.objects.values_list("key", flat=True))
+    churned = set(memberships_before) - wix_keys
+    assert churned, "the fault deleted labels in Wix during the pull"
+    assert wix_keys <= cached_keys  # no label Wix still has was deleted here
+    assert not pulled.deleted  # those deleted meanwhile had been seen: the next pull finds them
+    assert {k: Label.objects.get(key=k).contacts.count() for k in wix_keys} == {
+        k: memberships_before[k] for k in wix_keys
+    }
+    # The walk missed live labels (the pages shifted), and each was confirmed with a GET.
+    confirmations = sandbox.stats()["byRoute"].get("GET /contacts/v4/labels/{key}", 0)
+    assert confirmations >= len(churned)
+    sandbox.set_faults("")
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    assert_cache_equals_wix(sandbox)
+
+
+def test_a_full_run_that_would_delete_much_of_the_cache_stops_and_asks(sandbox, sync_client):
+    sandbox.reset(contacts=1000, labels=5, seed=25)
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    gone = wix_contact_ids(sandbox)[:200]  # 20% of the cache, over the 10% default
+    delete_in_wix(sandbox, gone)
+
+    waiting = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+
+    assert waiting.status == SyncRun.Status.WAITING
+    assert "would delete 200 of the 1,000 cached contacts" in waiting.error
+    assert "Nothing was deleted" in waiting.error
+    assert Contact.objects.count() == 1000
+    assert waiting.deletions.count() == 200
+
+    confirmed = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client, allow_mass_delete=True)
+
+    assert confirmed.status == SyncRun.Status.SUCCEEDED
+    assert confirmed.contacts_deleted == 200
+    assert_cache_equals_wix(sandbox)
+
+
+def test_the_mass_delete_limit_is_a_setting(sandbox, sync_client, settings):
+    settings.SYNC_MASS_DELETE_SHARE = 0.5
+    sandbox.reset(contacts=500, labels=3, seed=26)
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    delete_in_wix(sandbox, wix_contact_ids(sandbox)[:100])  # 20%: under the raised share
+
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.contacts_deleted == 100
+
+
+def test_a_contact_the_walk_missed_is_kept_and_refreshed(sandbox, sync_client, monkeypatch):
+    """A second look finds a contact that Wix still has although the walk did not bring it."""
+    sandbox.reset(contacts=300, labels=3, seed=27)
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    hidden = wix_contact_ids(sandbox)[150]
+    real_walk = sync_client.walk_contacts
+
+    def walk_hiding_one(**kwargs):
+        for page in real_walk(**kwargs):
+            yield replace(page, contacts=tuple(c for c in page.contacts if c.id != hidden))
+
+    monkeypatch.setattr(sync_client, "walk_contacts", walk_hiding_one)
+
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.contacts_deleted == 0
+    assert Contact.objects.filter(wix_id=hidden).exists()
+    assert_cache_equals_wix(sandbox)
+
+
+def test_the_command_refuses_mass_delete_without_full(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="goes with --full"):
+        call_command("sync_wix", "--allow-mass-delete")
