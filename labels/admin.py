@@ -65,6 +65,16 @@ class LabelJobAdmin(ReadOnlyModelAdmin):
                 self.admin_site.admin_view(views.label_job_progress),
                 name="labels_labeljob_progress",
             ),
+            path(
+                "<int:job_id>/retry/",
+                self.admin_site.admin_view(views.label_job_retry),
+                name="labels_labeljob_retry",
+            ),
+            path(
+                "<int:job_id>/look-again/",
+                self.admin_site.admin_view(views.label_job_again),
+                name="labels_labeljob_look_again",
+            ),
             *super().get_urls(),
         ]
 

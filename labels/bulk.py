@@ -14,12 +14,13 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 
+from django.conf import settings
 from django.contrib.admin.models import CHANGE, DELETION
 from django.db import transaction
 from django.utils import timezone
 
 from labels.history import label_log_many
-from labels.models import LabelJob
+from labels.models import LabelDeletion, LabelJob
 from labelsite.wix import WixClient, WixError, WixNotFound
 from labelsite.wix.records import BulkJob
 from wixcache.models import Contact, Label
@@ -30,7 +31,16 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 1000  # contact ids per Wix bulk job; keeps each request body small
 POLL_SECONDS = 0.25
 POLL_MAX_SECONDS = 2.0
-WIX_JOB_DONE = {"COMPLETED"}
+
+
+class WixJobStuck(Exception):
+    def __init__(self, wix_job: BulkJob, waited: float) -> None:
+        self.wix_job = wix_job
+        super().__init__(
+            f"Wix has not finished its bulk job after {waited / 60:.0f} minutes "
+            f"(it says {wix_job.status or 'nothing'}). Nothing more was sent; use “Look again” "
+            "later, or run a sync to see what Wix has."
+        )
 
 
 def _apply_to_cache(job: LabelJob, wix_ids: list[str]) -> None:
@@ -47,16 +57,27 @@ def _apply_to_cache(job: LabelJob, wix_ids: list[str]) -> None:
 
 
 def _follow_wix_job(
-    job: LabelJob, wix_job_id: str, *, client: WixClient, done_before: int, sleep: Callable
+    job: LabelJob,
+    wix_job_id: str,
+    *,
+    client: WixClient,
+    done_before: int,
+    sleep: Callable,
+    clock: Callable[[], float],
 ) -> BulkJob:
-    """Poll Wix until its job completes, copying its progress into ours as it goes."""
+    """Poll Wix until its job completes, copying its progress into ours as it goes; raise
+    WixJobStuck once LABEL_JOB_DEADLINE_SECONDS pass without an end."""
     pause = POLL_SECONDS
+    started = clock()
     while True:
         wix_job = client.get_bulk_job(wix_job_id)
         job.done = done_before + wix_job.success_total
         LabelJob.objects.filter(pk=job.pk).update(done=job.done)
-        if wix_job.status in WIX_JOB_DONE:
+        if wix_job.finished:
             return wix_job
+        waited = clock() - started
+        if waited >= settings.LABEL_JOB_DEADLINE_SECONDS:
+            raise WixJobStuck(wix_job, waited)
         sleep(pause)
         pause = min(POLL_MAX_SECONDS, pause * 1.5)
 
@@ -66,7 +87,7 @@ def _log(job: LabelJob, labels: Iterable[Label], action: int, message: str) -> N
         label_log_many(user_id=job.requested_by_id, labels=labels, action=action, message=message)
 
 
-def _finish(job: LabelJob, *, undeleted: Sequence[str] = ()) -> None:
+def _finish(job: LabelJob, *, undeleted: Sequence[str] = (), why: str = "Wix failed") -> None:
     job.finished_at = timezone.now()
     if (job.failed or undeleted) and job.done:
         job.status = LabelJob.Status.PARTIAL
@@ -86,16 +107,24 @@ def _finish(job: LabelJob, *, undeleted: Sequence[str] = ()) -> None:
     if job.failed:
         job.outcome += f" {job.failed} failed; see the errors below."
     if undeleted:
-        job.outcome += f" Not deleted, because Wix failed: {', '.join(undeleted)}."
+        job.outcome += f" Not deleted, because {why}: {', '.join(undeleted)}."
     job.save()
     touched = Label.objects.filter(key__in=[*job.add_keys, *job.remove_keys])
     _log(job, touched, CHANGE, f"{job.description}: {job.outcome}")
 
 
 def label_job_execute(
-    job: LabelJob, *, client: WixClient, sleep: Callable[[float], object] = time.sleep
+    job: LabelJob,
+    *,
+    client: WixClient,
+    sleep: Callable[[float], object] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> LabelJob:
-    """Carry a job to its end. Wix errors end it as failed, with the reason in plain words."""
+    """Carry a job to its end. Wix errors end it as failed, with the reason in plain words.
+
+    A chunk whose Wix job was already started (a restarted worker, "Look again" on a stuck job)
+    follows that Wix job rather than sending the chunk again.
+    """
     if not job.is_active:
         return job
     job.status = LabelJob.Status.RUNNING
@@ -105,28 +134,29 @@ def label_job_execute(
         for index in range(job.chunks_finished, -(-job.total // CHUNK_SIZE)):
             chunk = job.contact_ids[index * CHUNK_SIZE : (index + 1) * CHUNK_SIZE]
             done_before = job.done
-            wix_job_id = client.bulk_add_remove_labels(
-                filter={"id": {"$in": chunk}}, add=job.add_keys, remove=job.remove_keys
-            )
-            job.wix_job_ids.append(wix_job_id)
-            LabelJob.objects.filter(pk=job.pk).update(wix_job_ids=job.wix_job_ids)
+            if len(job.wix_job_ids) > index:
+                wix_job_id = job.wix_job_ids[index]
+            else:
+                wix_job_id = client.bulk_add_remove_labels(
+                    filter={"id": {"$in": chunk}}, add=job.add_keys, remove=job.remove_keys
+                )
+                job.wix_job_ids.append(wix_job_id)
+                LabelJob.objects.filter(pk=job.pk).update(wix_job_ids=job.wix_job_ids)
             wix_job = _follow_wix_job(
-                job, wix_job_id, client=client, done_before=done_before, sleep=sleep
+                job, wix_job_id, client=client, done_before=done_before, sleep=sleep, clock=clock
             )
-            failed = wix_job.failed_total
-            with transaction.atomic():
-                if failed:
-                    # Wix does not say which contacts failed; the next sync brings the truth.
-                    job.errors.extend({"message": m} for m in wix_job.error_messages)
-                    job.errors.append({"message": f"Wix could not change {failed} contacts."})
-                else:
-                    _apply_to_cache(job, chunk)
-                job.failed += failed
-                job.done = done_before + wix_job.success_total
-                job.chunks_finished = index + 1
-                job.save(update_fields=["failed", "done", "chunks_finished", "errors"])
-        for key in job.delete_keys_after:
-            _delete_label_after(job, key, client=client)
+            _chunk_finished(job, index, chunk, wix_job, done_before)
+        if job.failed and job.delete_keys_after:
+            # Never delete a merged label while some of its contacts lack the target.
+            _keep_sources(job)
+        else:
+            for key in job.delete_keys_after:
+                _delete_label_after(job, key, client=client)
+    except WixJobStuck as stuck:
+        job.status = LabelJob.Status.STUCK
+        job.outcome = str(stuck)
+        job.save(update_fields=["status", "outcome"])
+        return job
     except WixError as error:
         job.errors.append({"message": str(error)})
         job.failed = job.total - job.done
@@ -145,8 +175,44 @@ def label_job_execute(
         job.failed = job.total - job.done
         _finish(job)
         raise
+    if job.status != LabelJob.Status.RUNNING:
+        return job  # _keep_sources finished it
     _finish(job)
     return job
+
+
+def _chunk_finished(
+    job: LabelJob, index: int, chunk: list[str], wix_job: BulkJob, done_before: int
+) -> None:
+    """Record Wix's answer for one chunk and make the cache follow what Wix changed."""
+    failed = wix_job.failed_total
+    failed_ids = set(wix_job.failed_ids) & set(chunk)
+    with transaction.atomic():
+        if failed:
+            job.errors.extend({"message": m} for m in wix_job.error_messages)
+            job.errors.append({"message": f"Wix could not change {failed} contacts."})
+            job.failed_contact_ids.extend(sorted(failed_ids))
+        if len(failed_ids) == failed:
+            _apply_to_cache(job, [wix_id for wix_id in chunk if wix_id not in failed_ids])
+        # else Wix did not say which contacts failed: the next sync brings the truth.
+        job.failed += failed
+        job.done = done_before + wix_job.success_total
+        job.chunks_finished = index + 1
+        job.save(
+            update_fields=["failed", "done", "chunks_finished", "errors", "failed_contact_ids"]
+        )
+
+
+def _keep_sources(job: LabelJob) -> None:
+    """A merge with failed contacts: the merged labels stay (with nothing to undo), and the job
+    says which contacts failed so that the person can retry them."""
+    with transaction.atomic():
+        LabelDeletion.objects.filter(merge_job=job, key__in=job.delete_keys_after).delete()
+        _finish(
+            job,
+            undeleted=job.delete_keys_after,
+            why=f"{job.failed} contacts did not get the target; retry them, then merge again",
+        )
 
 
 def _delete_label_after(job: LabelJob, key: str, *, client: WixClient) -> None:

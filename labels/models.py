@@ -34,6 +34,9 @@ class LabelJob(models.Model):
         SUCCEEDED = "succeeded", "Done"
         PARTIAL = "partial", "Done with failures"
         FAILED = "failed", "Failed"
+        # Wix did not finish its bulk job before LABEL_JOB_DEADLINE_SECONDS; "Look again" follows
+        # the same Wix job further (nothing is sent twice).
+        STUCK = "stuck", "Stuck in Wix"
 
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.APPLY)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
@@ -53,6 +56,8 @@ class LabelJob(models.Model):
     chunks_finished = models.PositiveIntegerField(default=0)
     wix_job_ids = models.JSONField(default=list, blank=True)
     errors = models.JSONField(default=list, blank=True)
+    # Wix ids of the contacts Wix reported as failed, for the person to see and retry.
+    failed_contact_ids = models.JSONField(default=list, blank=True)
     # Labels to delete (Wix first, then here) once every contact has the target: merges.
     delete_keys_after = models.JSONField(default=list, blank=True)
     outcome = models.TextField(blank=True)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from labels.history import label_log, sync_user
 from labels.models import LabelDeletion, LabelJob
 from labels.selectors import label_contact_ids, label_merge_gainers, undo_seconds
-from labels.tasks import label_job_start
+from labels.tasks import label_job_start, run_label_job
 from labelsite.wix import WixClient, WixConflict, WixNotFound
 from wixcache.models import Contact, ContactLabel, Label
 from wixcache.store import label_store, labels_delete
@@ -335,3 +335,27 @@ def label_deletion_undo(*, deletion: LabelDeletion, user) -> UndoResult:
             )
             result.jobs.append(job)
     return result
+
+
+def label_job_retry_failed(*, job: LabelJob, requested_by) -> LabelJob:
+    """A new job for the contacts that failed in `job`, with the same labels."""
+    if not job.failed_contact_ids:
+        raise LabelError("This job has no failed contacts that Wix named; run a sync instead.")
+    return label_job_start(
+        requested_by=requested_by,
+        description=f"Retry {len(job.failed_contact_ids)} failed contacts of: {job.description}",
+        contact_ids=job.failed_contact_ids,
+        add_keys=job.add_keys,
+        remove_keys=job.remove_keys,
+        kind=LabelJob.Kind.APPLY,
+    )
+
+
+def label_job_look_again(*, job: LabelJob) -> LabelJob:
+    """Follow a stuck job's Wix job again, in the background."""
+    if job.status != LabelJob.Status.STUCK:
+        return job
+    job.status = LabelJob.Status.QUEUED
+    job.save(update_fields=["status"])
+    transaction.on_commit(lambda: run_label_job.enqueue(job.pk))
+    return job

@@ -39,6 +39,8 @@ from labels.services import (
     label_create,
     label_delete,
     label_deletion_undo,
+    label_job_look_again,
+    label_job_retry_failed,
     label_merge,
     label_rename,
 )
@@ -329,13 +331,46 @@ def can_watch(user, job: LabelJob) -> bool:
     return job.requested_by_id == user.pk or user.has_perm("labels.view_labeljob")
 
 
+def can_act_again(user, job: LabelJob) -> bool:
+    """Retrying a job's failed contacts or looking at a stuck job again: its requester, or a
+    label manager."""
+    return job.requested_by_id == user.pk or user.has_perm("labels.change_label")
+
+
+def _progress(request: HtmxHttpRequest, job: LabelJob, **extra) -> HttpResponse:
+    context = {"job": job, "can_act_again": can_act_again(request.user, job), **extra}
+    response = TemplateResponse(request, f"{JOB_PROGRESS}#job-progress", context)
+    if not job.is_active:
+        trigger_client_event(response, "labelJobFinished", {"id": job.pk, "status": job.status})
+    return response
+
+
 @require_GET
 def label_job_progress(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     """The progress partial; polls itself while the job runs, and announces the end."""
     job = get_object_or_404(LabelJob.objects.defer("contact_ids"), pk=job_id)
     if not can_watch(request.user, job):  # a person may always watch their own jobs
         raise PermissionDenied
-    response = TemplateResponse(request, f"{JOB_PROGRESS}#job-progress", {"job": job})
-    if not job.is_active:
-        trigger_client_event(response, "labelJobFinished", {"id": job.pk, "status": job.status})
-    return response
+    return _progress(request, job)
+
+
+@require_POST
+def label_job_retry(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    """A new job for the contacts Wix named as failed; answers with its progress."""
+    job = get_object_or_404(LabelJob, pk=job_id)
+    if not can_act_again(request.user, job):
+        raise PermissionDenied
+    try:
+        retry = label_job_retry_failed(job=job, requested_by=request.user)
+    except LabelError as error:
+        return _progress(request, job, error=str(error))
+    return _progress(request, retry)
+
+
+@require_POST
+def label_job_again(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    """Follow a stuck job's Wix job again."""
+    job = get_object_or_404(LabelJob.objects.defer("contact_ids"), pk=job_id)
+    if not can_act_again(request.user, job):
+        raise PermissionDenied
+    return _progress(request, label_job_look_again(job=job))

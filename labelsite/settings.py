@@ -166,6 +166,8 @@ SYNC_MASS_DELETE_MIN = env.int("SYNC_MASS_DELETE_MIN", default=50)
 SYNC_INTERVAL_SECONDS = env.int("SYNC_INTERVAL_SECONDS", default=300)
 
 # --- Labels -----------------------------------------------------------------------------------
+# A Wix bulk job not finished after this long is reported as stuck (and can be looked at again).
+LABEL_JOB_DEADLINE_SECONDS = env.int("LABEL_JOB_DEADLINE_SECONDS", default=900)
 # How long a deleted or merged-away label can be restored with Undo.
 LABEL_UNDO_SECONDS = env.int("LABEL_UNDO_SECONDS", default=86400)
 

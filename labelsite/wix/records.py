@@ -132,6 +132,7 @@ class LabelsPage(Record):
 
 
 class BulkJobError(Record):
+    id: str | None = None  # the contact, where Wix says which
     message: str | None = None
     code: str | None = None
 
@@ -150,6 +151,17 @@ class BulkJob(Record):
     @property
     def error_messages(self) -> list[str]:
         return [e if isinstance(e, str) else (e.message or e.code or "") for e in self.errors]
+
+    @property
+    def failed_ids(self) -> list[str]:
+        """The contacts Wix names as failed (it may name fewer than `failed_total`)."""
+        return [e.id for e in self.errors if not isinstance(e, str) and e.id]
+
+    @property
+    def finished(self) -> bool:
+        """COMPLETED is the only end Wix documents; NEW, LOADING, RUNNING, INDEXING and
+        UNKNOWN_STATUS (or a status added later) mean not yet."""
+        return self.status == "COMPLETED"
 
 
 class Facet(Record):
