@@ -23,6 +23,7 @@ PORT = int(os.environ.get("LABELSITE_PORT", "8000"))
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "8765"))
 SANDBOX_KEY = "sandbox-api-key"
 SANDBOX_SITE = "sandbox-site-id"
+SANDBOX_INSTANCE = "sandbox-instance-id"  # what the sandbox's webhooks carry as instanceId
 
 
 def demo_environment() -> dict[str, str]:
@@ -33,6 +34,7 @@ def demo_environment() -> dict[str, str]:
         "WIX_API_BASE_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
         "WIX_API_KEY": SANDBOX_KEY,
         "WIX_SITE_ID": SANDBOX_SITE,
+        "WIX_APP_INSTANCE_ID": SANDBOX_INSTANCE,
         "WIX_WEBHOOK_PUBLIC_KEY_FILE": str(VAR / "webhook-public.pem"),
         "PYTHONUNBUFFERED": "1",
     }
@@ -46,7 +48,7 @@ def start_sandbox(env: dict[str, str]) -> subprocess.Popen[str]:
     command = [
         PYTHON, "-m", "wixsandbox",
         "--host", "127.0.0.1", "--port", str(SANDBOX_PORT),
-        "--api-key", SANDBOX_KEY, "--site-id", SANDBOX_SITE,
+        "--api-key", SANDBOX_KEY, "--site-id", SANDBOX_SITE, "--instance-id", SANDBOX_INSTANCE,
         "--state", str(VAR / "sandbox-state.json"),
         "--contacts", "2000", "--labels", "40", "--seed", "42",
         "--webhook-url", f"http://{HOST}:{PORT}/wix/webhooks/",
@@ -84,6 +86,7 @@ def write_dotenv_once() -> None:
         f"WIX_API_BASE_URL=http://127.0.0.1:{SANDBOX_PORT}\n"
         f"WIX_API_KEY={SANDBOX_KEY}\n"
         f"WIX_SITE_ID={SANDBOX_SITE}\n"
+        f"WIX_APP_INSTANCE_ID={SANDBOX_INSTANCE}\n"
         f"WIX_WEBHOOK_PUBLIC_KEY_FILE={VAR / 'webhook-public.pem'}\n"
     )
 

@@ -12,10 +12,12 @@ from sync.models import SyncRun
 from sync.service import (
     SyncAlreadyRunning,
     SyncFailed,
+    labels_pull,
     sync_run_execute,
     sync_run_start,
     sync_wix,
 )
+from wixcache.store import contacts_store
 
 
 def sync_request(*, kind: str, requested_by, allow_mass_delete: bool = False) -> SyncRun:
@@ -68,3 +70,14 @@ def periodic_sync_schedule(*, force: bool = False) -> bool:
     run_after = timezone.now() + timedelta(seconds=interval)
     periodic_sync.using(run_after=run_after).enqueue()
     return True
+
+
+@task
+def labels_pull_for_contacts(contact_ids: list[str]) -> str:
+    """Pull labels (a webhook met a label key the cache does not know), then store these
+    contacts again as Wix has them now, with their new labels."""
+    with WixClient.from_settings() as client:
+        pulled = labels_pull(client=client)
+        found = client.find_contacts(contact_ids)
+    contacts_store(list(found.values()), again=True)
+    return f"{len(pulled.created)} labels found, {len(found)} contacts stored again."

@@ -14,11 +14,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from labels.history import labels_log_wix_changes
-from labelsite.wix import WixClient, WixError
 from labelsite.wix.records import WixContact, WixLabel
 from labelsite.wix.webhooks import WixEvent, decode_event
 from sync.models import WebhookEvent
-from sync.service import labels_pull
+from sync.tasks import labels_pull_for_contacts
 from wixcache.models import Contact, Label
 from wixcache.store import LabelsReplaced, contacts_store, label_store, labels_delete
 
@@ -88,17 +87,20 @@ def _apply_contact(event: WixEvent) -> str:
         Label.objects.filter(key__in=contact.label_keys).values_list("key", flat=True)
     )
     if unknown:
-        try:
-            with WixClient.from_settings() as client:
-                labels_pull(client=client)
-        except WixError as error:
-            logger.warning("Could not refresh labels for a contact webhook: %s", error)
+        # A label made in Wix since the last pull: the worker pulls labels and stores the
+        # contact again, so that the webhook answers at once and calls no Wix inside its
+        # transaction. Meanwhile the contact is stored with the labels known here.
+        contact_id = contact.id
+        transaction.on_commit(lambda: labels_pull_for_contacts.enqueue([contact_id]))
     written = contacts_store([contact])
     return "contact created" if written.created else "contact updated"
 
 
 def webhook_apply(event: WixEvent) -> str:
-    """Apply one event once. Returns what happened, in a few words."""
+    """Apply one event once. Returns what happened, in a few words. Makes no Wix request."""
+    if event.instance_id != settings.WIX_APP_INSTANCE_ID:
+        # The same app installed on another site: its events are not about this cache.
+        return "ignored: another app instance"
     with transaction.atomic():
         try:
             with transaction.atomic():

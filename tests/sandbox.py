@@ -31,17 +31,19 @@ class SandboxProcess:
         fault_seed: int | None = None,
         api_key: str = "test-api-key",
         site_id: str = "test-site-id",
+        instance_id: str = "test-instance-id",
         state_file: str | os.PathLike | None = None,
         extra_args: tuple | list = (),
     ):
         self.api_key = api_key
         self.site_id = site_id
+        self.instance_id = instance_id
         self.url = ""
         self.args = [
             "--port", "0", "--quiet",
             "--contacts", str(contacts), "--labels", str(labels), "--seed", str(seed),
             "--rate-limit", str(rate_limit),
-            "--api-key", api_key, "--site-id", site_id,
+            "--api-key", api_key, "--site-id", site_id, "--instance-id", instance_id,
         ]  # fmt: skip
         if faults:
             self.args += ["--faults", faults]

@@ -240,13 +240,15 @@ def _insert_memberships(pairs: list[tuple[int, int]]) -> None:
             )
 
 
-def contacts_store(contacts: Sequence[WixContact]) -> ContactsStored:
+def contacts_store(contacts: Sequence[WixContact], *, again: bool = False) -> ContactsStored:
     """Write contacts as Wix answered them (a sync page, a webhook's contact, a label change's
     answer): insert new ones, update changed ones, and bring label memberships to Wix's set by
     difference. A constant number of statements whatever the number of contacts.
 
     The contacts' labels are read locked (see `label_ids_locked`); a key the cache does not
     know belongs to a label deleted since, so the contact no longer has it here either.
+    A contact whose revision the cache already holds is skipped, unless `again` (it was stored
+    before its labels were known here).
     """
     result = ContactsStored()
     if not contacts:
@@ -261,7 +263,7 @@ def contacts_store(contacts: Sequence[WixContact]) -> ContactsStored:
         changed_pks: list[int] = []
         for wix_id, contact in incoming.items():
             known = existing.get(wix_id)
-            if known is not None and known[1] == contact.revision:
+            if known is not None and known[1] == contact.revision and not again:
                 # Wix bumps the revision on every change: same revision, same contact.
                 result.unchanged += 1
                 result.pks[wix_id] = known[0]

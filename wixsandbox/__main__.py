@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     hooks = parser.add_argument_group("webhooks")
     hooks.add_argument("--webhook-url", help="POST signed events for every change here")
     hooks.add_argument(
+        "--instance-id",
+        default="sandbox-instance-id",
+        help="the app instance id that webhooks carry (default %(default)s; Wix's differs "
+        "from the site id)",
+    )
+    hooks.add_argument(
         "--webhook-private-key",
         metavar="FILE",
         help="RSA private key PEM to sign with (generated and written here if missing)",
@@ -121,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     store = Store(label_quota=args.label_quota)
     private_pem = load_or_create_private_key(args.webhook_private_key)
-    webhooks = Webhooks(site_id=args.site_id, private_pem=private_pem, url=args.webhook_url)
+    webhooks = Webhooks(instance_id=args.instance_id, private_pem=private_pem, url=args.webhook_url)
     if args.webhook_public_key_out:
         Path(args.webhook_public_key_out).write_text(webhooks.public_pem)
     store.listeners.append(webhooks.listener)

@@ -53,8 +53,9 @@ def public_key_pem(private_pem: bytes) -> str:
 
 
 class Webhooks:
-    def __init__(self, *, site_id: str, private_pem: bytes, url: str | None = None):
-        self.site_id = site_id
+    def __init__(self, *, instance_id: str, private_pem: bytes, url: str | None = None):
+        # Wix sends the app instance id, which differs from the site id.
+        self.instance_id = instance_id
         self.url = url
         self._private_pem = private_pem
         self.public_pem = public_key_pem(private_pem)
@@ -79,10 +80,12 @@ class Webhooks:
             "eventTime": iso(now_ms()),
             "triggeredByAnonymizeRequest": False,
         }
+        # Entities as objects, as Wix documents them (`entityAsJson` strings also occur; the
+        # app reads both).
         if slug == "created":
-            envelope["createdEvent"] = {"entityAsJson": entity()}
+            envelope["createdEvent"] = {"entity": json.loads(entity())}
         elif slug == "updated":
-            envelope["updatedEvent"] = {"currentEntityAsJson": entity()}
+            envelope["updatedEvent"] = {"currentEntity": json.loads(entity())}
         else:
             envelope["deletedEvent"] = {}
         with self._changed:
@@ -103,7 +106,7 @@ class Webhooks:
         issued = int(time.time())
         inner = {
             "eventType": event_type,
-            "instanceId": self.site_id,
+            "instanceId": self.instance_id,
             "data": json.dumps(envelope),
             "identity": IDENTITY,
         }

@@ -27,8 +27,12 @@ class WebhookMalformed(Exception):
     """Signed, but not an event we can read (answered 400)."""
 
 
+CLOCK_SKEW_SECONDS = 60  # leeway for `iat` and `exp` between Wix's clock and ours
+
+
 @dataclass(frozen=True)
 class WixEvent:
+    instance_id: str
     event_type: str
     event_id: str
     entity_id: str
@@ -94,9 +98,15 @@ def decode_event(token: str, *, public_key: str) -> WixEvent:
     if not public_key:
         raise WebhookRejected("Webhooks are not configured (no WIX_WEBHOOK_PUBLIC_KEY).")
     try:
-        claims = jwt.decode(token.strip(), public_key, algorithms=["RS256"])
+        claims = jwt.decode(
+            token.strip(),
+            public_key,
+            algorithms=["RS256"],
+            options={"require": ["exp", "iat"]},
+            leeway=CLOCK_SKEW_SECONDS,
+        )
     except jwt.InvalidTokenError as error:
-        raise WebhookRejected(f"Invalid webhook signature: {error}.") from None
+        raise WebhookRejected(f"Invalid webhook signature or token: {error}.") from None
     try:
         outer = _json(claims["data"])
         envelope = _json(outer["data"])
@@ -109,6 +119,7 @@ def decode_event(token: str, *, public_key: str) -> WixEvent:
         event_type = _id(outer["eventType"])
         event_time = envelope.get("eventTime")
         return WixEvent(
+            instance_id=str(outer.get("instanceId") or ""),
             event_type=event_type,
             event_id=_id(envelope["id"]),
             entity_id=_id(envelope["entityId"]),

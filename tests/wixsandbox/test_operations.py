@@ -228,7 +228,7 @@ def test_webhooks_are_signed_and_in_order(sandbox):
         claims = jwt.decode(token, public_key, algorithms=["RS256"])
         assert claims["exp"] == claims["iat"] + 300
         outer = json.loads(claims["data"])
-        assert outer["instanceId"] == "test-site-id"
+        assert outer["instanceId"] == "test-instance-id"  # the app instance, not the site
         assert json.loads(outer["identity"]) == {"identityType": "APP", "appId": "sandbox"}
         events.append((outer["eventType"], json.loads(outer["data"])))
     assert flushed["delivered"] >= 6
@@ -244,10 +244,11 @@ def test_webhooks_are_signed_and_in_order(sandbox):
     assert created["entityFqdn"] == "wix.contacts.v4.label"
     assert created["slug"] == "created"
     assert created["entityId"] == key
-    assert json.loads(created["createdEvent"]["entityAsJson"])["displayName"] == "Hooked"
-    renamed = json.loads(events[1][1]["updatedEvent"]["currentEntityAsJson"])
+    # Entities as objects, as Wix documents them.
+    assert created["createdEvent"]["entity"]["displayName"] == "Hooked"
+    renamed = events[1][1]["updatedEvent"]["currentEntity"]
     assert renamed["displayName"] == "Hooked 2"
-    unlabeled = json.loads(events[4][1]["updatedEvent"]["currentEntityAsJson"])
+    unlabeled = events[4][1]["updatedEvent"]["currentEntity"]
     assert unlabeled["info"]["labelKeys"]["items"] == []
     assert events[5][1]["deletedEvent"] == {}
     assert len({envelope["id"] for _, envelope in events}) == 6

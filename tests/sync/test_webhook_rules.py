@@ -1,0 +1,115 @@
+"""What a webhook must prove before it changes the cache, and what it must not do while it runs:
+another app instance's events are ignored, tokens need a current `iat` and `exp`, entities come
+as objects or as JSON strings, and no Wix request happens while the webhook is answered."""
+
+import time
+
+import pytest
+
+from sync.models import WebhookEvent
+from sync.tasks import labels_pull_for_contacts
+from tests.fixtures.webhooks import WIX_PUBLIC_PEM, signed
+from wixcache.models import Contact, Label
+
+pytestmark = pytest.mark.django_db
+URL = "/wix/webhooks/"
+
+
+@pytest.fixture(autouse=True)
+def webhook_key(settings):
+    settings.WIX_WEBHOOK_PUBLIC_KEY = WIX_PUBLIC_PEM
+
+
+def post(client, token):
+    return client.post(URL, data=token, content_type="text/plain")
+
+
+LABEL = {
+    "key": "custom.vip",
+    "displayName": "VIP",
+    "namespace": "custom",
+    "labelType": "USER_DEFINED",
+    "createdDate": "2025-01-01T00:00:00.000Z",
+    "updatedDate": "2025-01-01T00:00:00.000Z",
+}
+
+
+def test_another_app_instances_event_changes_nothing(client):
+    token = signed(
+        "wix.contacts.v4.label_created",
+        "custom.vip",
+        slug="created",
+        entity=LABEL,
+        instance_id="someone-elses-site",
+    )
+    response = post(client, token)
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "ignored: another app instance"}
+    assert not Label.objects.exists()
+    assert not WebhookEvent.objects.exists()  # not even recorded: it is not about this site
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"exp": None}, 'Token is missing the "exp" claim'),
+        ({"iat": None}, 'Token is missing the "iat" claim'),
+        ({"exp": int(time.time()) - 3600}, "Signature has expired"),
+        ({"iat": int(time.time()) + 3600}, "The token is not yet valid (iat)"),
+    ],
+)
+def test_a_token_without_a_current_iat_and_exp_is_refused(client, claims, reason):
+    token = signed(
+        "wix.contacts.v4.label_created", "custom.vip", slug="created", entity=LABEL, claims=claims
+    )
+    response = post(client, token)
+    assert response.status_code == 401
+    assert reason in response.content.decode()
+    assert not Label.objects.exists()
+
+
+def test_an_entity_as_an_object_is_read_like_a_json_string(client):
+    as_string = signed("wix.contacts.v4.label_created", "custom.vip", slug="created", entity=LABEL)
+    assert post(client, as_string).json()["outcome"] == "label created"
+    renamed = {**LABEL, "displayName": "VIP 2", "updatedDate": "2025-03-01T00:00:00.000Z"}
+    as_object = signed(
+        "wix.contacts.v4.label_updated",
+        "custom.vip",
+        slug="updated",
+        entity=renamed,
+        as_object=True,
+    )
+    assert post(client, as_object).json()["outcome"] == "label updated"
+    assert Label.objects.get(key="custom.vip").display_name == "VIP 2"
+
+
+def test_a_webhook_asks_wix_nothing_even_for_an_unknown_label(
+    client, sandbox, wix_settings, django_capture_on_commit_callbacks
+):
+    """Wix waits 1250 ms for the answer: a label unknown here is pulled by the worker later,
+    which then stores the contact again with it."""
+    known = sandbox.api("POST", "/contacts/v4/labels", json={"displayName": "Known"}).json()
+    fresh = sandbox.api("POST", "/contacts/v4/labels", json={"displayName": "Brand New"}).json()
+    known_key, fresh_key = known["label"]["key"], fresh["label"]["key"]
+    Label.objects.create(key=known_key, display_name="Known", namespace="custom")
+    entity = sandbox.api(
+        "POST",
+        "/contacts/v4/contacts",
+        json={"info": {"name": {"first": "Ada"}, "labelKeys": {"items": [known_key, fresh_key]}}},
+    ).json()["contact"]
+    sandbox.reset_stats()
+    token = signed("wix.contacts.v4.contact_created", entity["id"], slug="created", entity=entity)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = post(client, token)
+
+    assert response.json()["outcome"] == "contact created"
+    assert sandbox.stats()["requests"] == 0  # answered without one Wix request
+    contact = Contact.objects.get(wix_id=entity["id"])
+    assert list(contact.labels.values_list("key", flat=True)) == [known_key]
+    assert len(callbacks) == 1  # the worker's label pull, queued after the commit
+
+    outcome = labels_pull_for_contacts.call([entity["id"]])
+
+    assert outcome.endswith("labels found, 1 contacts stored again.")
+    assert set(contact.labels.values_list("key", flat=True)) == {known_key, fresh_key}
