@@ -7,3 +7,6 @@ class LabelsiteConfig(AppConfig):
 
     name = "labelsite"
     verbose_name = "labelsite"
+
+    def ready(self) -> None:
+        from labelsite import checks  # noqa: F401  (registers the start-up checks)

@@ -2,9 +2,12 @@
 (`#htmx-messages` in the admin base template) rather than in the region that asked, which may
 be a table row or a button."""
 
+import re
+
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.views import csrf, defaults
+from django.views.debug import SafeExceptionReporterFilter
 from django_htmx.http import reswap, retarget
 
 MESSAGES = {
@@ -47,3 +50,13 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         )
         return reswap(retarget(response, "#htmx-messages"), "innerHTML")
     return csrf.csrf_failure(request, reason)
+
+
+class ReporterFilter(SafeExceptionReporterFilter):
+    """The debug page and error mails hide what Django hides, plus database and other URLs that
+    carry a password (`DATABASE_URL` in the environment shown as request.META)."""
+
+    hidden_settings = re.compile(
+        "API|AUTH|TOKEN|KEY|SECRET|PASS|SIGNATURE|HTTP_COOKIE|DATABASE_URL|DSN",
+        flags=re.IGNORECASE,
+    )

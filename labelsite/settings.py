@@ -85,6 +85,7 @@ if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "labelsite.errors.csrf_failure"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "labelsite.errors.ReporterFilter"
 X_FRAME_OPTIONS = "DENY"
 # No inline scripts or styles anywhere: scripts and <style> need the per-request nonce.
 SECURE_CSP = {

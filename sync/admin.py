@@ -33,6 +33,7 @@ class SyncRunAdmin(ReadOnlyModelAdmin):
                     ("contacts_created", "contacts_updated", "contacts_deleted"),
                     ("labels_created", "labels_updated", "labels_deleted"),
                     ("contacts_seen", "contacts_total", "pages", "requests"),
+                    "contacts_set_aside",
                 ]
             },
         ),
@@ -40,7 +41,7 @@ class SyncRunAdmin(ReadOnlyModelAdmin):
             "Bookkeeping",
             {
                 "classes": ["collapse"],
-                "fields": ["watermark", "heartbeat_at", "resumed_from", "checkpoint"],
+                "fields": ["watermark", "heartbeat_at", "resumed_from", "checkpoint", "notes"],
             },
         ),
     ]

@@ -42,6 +42,10 @@ class SyncRun(models.Model):
     contacts_deleted = models.PositiveIntegerField(default=0)
     contacts_seen = models.PositiveIntegerField(default=0)
     contacts_total = models.PositiveIntegerField(null=True, blank=True)
+    # Contacts Wix sent that the cache cannot read: the run goes on without them, and never
+    # deletes them. `notes` names the first few, and contacts stored only in part (too long).
+    contacts_set_aside = models.PositiveIntegerField(default=0)
+    notes = models.JSONField(default=list, blank=True)
     checkpoint = models.JSONField(default=dict, blank=True)
     resumed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
     error = models.TextField(blank=True)

@@ -109,7 +109,7 @@ def contacts_missing(page: ContactWalkPage) -> list[tuple[int, str]]:
         if page.hi == page.lo:
             return []
         span = span.filter(remote_created_at__lt=page.hi)
-    keep = {c.id for c in page.contacts} | page.lo_ids
+    keep = {c.id for c in page.contacts} | page.lo_ids | {c.id for c in page.set_aside}
     return list(span.exclude(wix_id__in=keep).values_list("pk", "wix_id"))
 
 
@@ -119,11 +119,31 @@ def contacts_confirm_gone(run: SyncRun, missing: list[tuple[int, str]], client: 
     if not missing:
         return 0
     found = client.find_contacts(wix_id for _, wix_id in missing)
-    if found:
-        contacts_store(list(found.values()))
+    readable = [contact for contact in found.values() if contact is not None]
+    if readable:
+        contacts_store(readable)
     gone = [SyncDeletion(run=run, contact_id=pk) for pk, wix_id in missing if wix_id not in found]
     SyncDeletion.objects.bulk_create(gone, ignore_conflicts=True)
     return len(gone)
+
+
+NOTES_KEPT = 50  # notes kept on a run for people to read; set-aside contacts are all counted
+
+
+def _record_set_aside(run: SyncRun, unread) -> None:
+    """Contacts Wix sent that the cache cannot read: counted and named on the run, never
+    deleted on their account, and the run goes on."""
+    known = {entry["id"] for entry in run.notes}
+    for contact in unread:
+        if contact.id not in known:  # else met again at the edge of the next page
+            known.add(contact.id)
+            run.contacts_set_aside += 1
+            _note(run, contact.id, f"set aside: {contact.reason}")
+
+
+def _note(run: SyncRun, wix_id: str, reason: str) -> None:
+    if len(run.notes) < NOTES_KEPT:
+        run.notes.append({"id": wix_id, "reason": reason[:300]})
 
 
 def mass_delete_limit(cached: int) -> int:
@@ -327,6 +347,9 @@ def _sync_contacts(
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL synchronous_commit TO OFF")
             written = contacts_store(page.contacts)
+            _record_set_aside(run, page.set_aside)
+            for wix_id, cut in written.clipped.items():
+                _note(run, wix_id, "; ".join(cut))
             run.contacts_created += written.created
             run.contacts_updated += written.updated
             run.contacts_seen += len(page.contacts)
@@ -349,6 +372,8 @@ def _sync_contacts(
                 "labels_created",
                 "labels_updated",
                 "labels_deleted",
+                "contacts_set_aside",
+                "notes",
             )
         if connection.vendor == "postgresql" and run.pages in ANALYZE_AFTER_PAGES:
             # A cache filling up fast outruns autovacuum's statistics, and a planner that

@@ -160,11 +160,26 @@ CONTACT_FIELDS = (
 CONTACT_PG_TYPES = ("text", "integer", "text", "text", "text", "text", "timestamptz", "timestamptz")
 
 
+def _fit(value: str, limit: int, clipped: list[str], what: str) -> str:
+    """Wix allows longer text than the cache keeps in a few fields: keep what fits, say so."""
+    if len(value) <= limit:
+        return value
+    clipped.append(f"{what} longer than {limit} characters; the first {limit} are kept")
+    return value[:limit]
+
+
+FIELD_LIMITS = {
+    name: Contact._meta.get_field(name).max_length
+    for name in ("first_name", "last_name", "email", "phone")
+}
+
+
 @dataclass
 class ContactsStored:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    clipped: dict[str, list[str]] = field(default_factory=dict)  # wix id -> what was cut
     pks: dict[str, int] = field(default_factory=dict)  # wix id -> pk of what was written
 
 
@@ -274,18 +289,21 @@ def contacts_store(contacts: Sequence[WixContact], *, again: bool = False) -> Co
                 result.updated += 1
                 changed_pks.append(known[0])
             wanted[wix_id] = {label_ids[k] for k in contact.label_keys if k in label_ids}
+            cut: list[str] = []
             rows.append(
                 (
                     wix_id,
                     contact.revision,
-                    contact.first_name,
-                    contact.last_name,
-                    contact.email,
-                    contact.phone,
+                    _fit(contact.first_name, FIELD_LIMITS["first_name"], cut, "first name"),
+                    _fit(contact.last_name, FIELD_LIMITS["last_name"], cut, "last name"),
+                    _fit(contact.email, FIELD_LIMITS["email"], cut, "email"),
+                    _fit(contact.phone, FIELD_LIMITS["phone"], cut, "phone"),
                     adapt(contact.created_date),
                     adapt(contact.changed_at),
                 )
             )
+            if cut:
+                result.clipped[wix_id] = cut
         if not rows:
             return result
         pk_by_wix_id = _upsert_contacts(rows)

@@ -9,7 +9,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Self
@@ -40,6 +40,7 @@ from labelsite.wix.records import (
     Record,
     WixContact,
     WixLabel,
+    decode_contacts_page,
     wix_datetime,
 )
 
@@ -234,7 +235,9 @@ class WixClient:
         if fieldsets is not None:
             query["fieldsets"] = [fieldsets] if isinstance(fieldsets, str) else list(fieldsets)
         path = f"{CONTACTS}/query"
-        return self._request("POST", path, json={"query": query}, answer=ContactsPage)
+        return self._request(
+            "POST", path, json={"query": query}, answer=ContactsPage, decode=decode_contacts_page
+        )
 
     def walk_contacts(
         self,
@@ -266,27 +269,40 @@ class WixClient:
                 fieldsets=["FULL"],
             )
             raw = answer.contacts
-            last = _walk_ended(raw, answer.paging_metadata, offset + len(raw))
+            unread = answer.set_aside
+            served = len(raw) + len(unread)
+            last = _walk_ended(range(served), answer.paging_metadata, offset + served)
             fresh = tuple(c for c in raw if c.id not in lo_ids)
-            if not raw:
+            if not served:
                 yield ContactWalkPage((), lo, None, lo_ids, frozenset(), answer.total, last=True)
                 return
+            if not raw:
+                # Nothing readable to take a date from: step on by offset within `lo`; the
+                # page vouches for no span (hi == lo), so nothing is deleted on its account.
+                yield ContactWalkPage((), lo, lo, lo_ids, lo_ids, answer.total, last, unread)
+                if last:
+                    return
+                offset += served
+                continue
             hi = raw[-1].created_date
             if lo is not None and hi == lo:
                 # More contacts share one instant than a page holds: page by offset inside it.
-                offset += len(raw)
+                offset += served
                 lo_ids = lo_ids | {c.id for c in raw}
-                yield ContactWalkPage(fresh, lo, lo, lo_ids, lo_ids, answer.total, last)
+                yield ContactWalkPage(fresh, lo, lo, lo_ids, lo_ids, answer.total, last, unread)
             else:
                 next_lo_ids = frozenset(c.id for c in raw if c.created_date == hi)
-                yield ContactWalkPage(fresh, lo, hi, lo_ids, next_lo_ids, answer.total, last)
+                yield ContactWalkPage(
+                    fresh, lo, hi, lo_ids, next_lo_ids, answer.total, last, unread
+                )
                 lo, lo_ids, offset = hi, next_lo_ids, 0
             if last:
                 return
 
-    def find_contacts(self, contact_ids: Iterable[str]) -> dict[str, WixContact]:
-        """A second look: those of `contact_ids` that Wix still has, by id."""
-        found: dict[str, WixContact] = {}
+    def find_contacts(self, contact_ids: Iterable[str]) -> dict[str, WixContact | None]:
+        """A second look: those of `contact_ids` that Wix still has, by id (None for one that
+        Wix has but that cannot be read: it exists all the same)."""
+        found: dict[str, WixContact | None] = {}
         ids = list(dict.fromkeys(contact_ids))
         for start in range(0, len(ids), MAX_IN_LIST):
             batch = ids[start : start + MAX_IN_LIST]
@@ -299,8 +315,10 @@ class WixClient:
                     fieldsets=["FULL"],
                 )
                 found.update((contact.id, contact) for contact in answer.contacts)
-                offset += len(answer.contacts)
-                if _walk_ended(answer.contacts, answer.paging_metadata, offset):
+                found.update((unread.id, None) for unread in answer.set_aside if unread.id in batch)
+                served = len(answer.contacts) + len(answer.set_aside)
+                offset += served
+                if _walk_ended(range(served), answer.paging_metadata, offset):
                     break
         return found
 
@@ -349,6 +367,7 @@ class WixClient:
         params: dict | None = None,
         gone_is_done: bool = False,
         answer: type[T] | None = None,
+        decode: Callable[[bytes], T] | None = None,
     ) -> T | None:
         """Send one request (with pacing and retries) and decode Wix's answer into `answer`.
 
@@ -380,6 +399,8 @@ class WixClient:
                 if answer is None:
                     return None
                 try:
+                    if decode is not None:
+                        return decode(response.content)
                     return msgspec.json.decode(response.content, type=answer)
                 except msgspec.ValidationError as exc:
                     # JSON, but not of the shape Wix documents: asking again will not help.
@@ -503,7 +524,7 @@ def _all_of(conditions: list[dict]) -> dict | None:
     return {"$and": conditions}
 
 
-def _walk_ended(items: Sequence[object], paging: PagingMetadata | None, seen: int) -> bool:
+def _walk_ended(items: Sized, paging: PagingMetadata | None, seen: int) -> bool:
     """The end of a walk by offset: an empty page, or paging metadata saying nothing remains
     (`seen` = the offset after this page). Never a short page: Wix does not promise full ones."""
     if not items:

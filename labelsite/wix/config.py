@@ -25,6 +25,14 @@ class WixConfig:
             raise WixConfigurationError("WIX_API_BASE_URL is empty; set it to the Wix API's URL.")
         if not self.api_key:
             raise WixConfigurationError("WIX_API_KEY is not set; create an API key in Wix.")
+        if any(c.isspace() or not c.isprintable() for c in self.api_key):
+            # Never say the key itself: this message reaches logs and terminals.
+            raise WixConfigurationError(
+                "WIX_API_KEY contains spaces, line breaks or other invisible characters "
+                "(often a trailing newline from a file or a paste); set it to the key alone."
+            )
+        if any(c.isspace() for c in self.site_id):
+            raise WixConfigurationError("WIX_SITE_ID contains spaces or line breaks; remove them.")
         if not self.site_id:
             raise WixConfigurationError("WIX_SITE_ID is not set; it names the Wix site to manage.")
         if self.max_requests_per_minute < 0:

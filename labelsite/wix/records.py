@@ -107,11 +107,20 @@ class PagingMetadata(Record):
     too_many_to_count: bool | None = None
 
 
+class SetAside(Record):
+    """A contact in Wix's answer that labelsite cannot read, and why (kept for people to see)."""
+
+    id: str
+    reason: str
+
+
 class ContactsPage(Record):
-    """One answer of Query Contacts."""
+    """One answer of Query Contacts. `set_aside` holds the contacts that could not be read
+    (never in Wix's JSON: filled by `decode_contacts_page`)."""
 
     contacts: tuple[WixContact, ...] = ()
     paging_metadata: PagingMetadata | None = None
+    set_aside: tuple[SetAside, ...] = ()
 
     @property
     def total(self) -> int | None:
@@ -170,6 +179,33 @@ class Facet(Record):
     count: int = 0
 
 
+class _LenientContactsPage(Record):
+    contacts: tuple[msgspec.Raw, ...] = ()
+    paging_metadata: PagingMetadata | None = None
+
+
+class _AnyId(Record):
+    id: object = None
+
+
+def decode_contacts_page(content: bytes) -> ContactsPage:
+    """A Query Contacts answer. One contact that does not fit (a missing date, a wrong type)
+    must not cost the others: the page is decoded again contact by contact, and the ones that
+    cannot be read are set aside with the reason."""
+    try:
+        return msgspec.json.decode(content, type=ContactsPage)
+    except msgspec.ValidationError:
+        lenient = msgspec.json.decode(content, type=_LenientContactsPage)
+    contacts, set_aside = [], []
+    for raw in lenient.contacts:
+        try:
+            contacts.append(msgspec.json.decode(raw, type=WixContact))
+        except msgspec.ValidationError as error:
+            contact_id = msgspec.json.decode(raw, type=_AnyId).id
+            set_aside.append(SetAside(id=str(contact_id or "?")[:100], reason=str(error)))
+    return ContactsPage(tuple(contacts), lenient.paging_metadata, tuple(set_aside))
+
+
 @dataclass(frozen=True, slots=True)
 class ContactWalkPage:
     """One page of a walk through contacts by created date, and the span of dates it vouches for.
@@ -187,6 +223,7 @@ class ContactWalkPage:
     next_lo_ids: frozenset[str]
     total: int | None
     last: bool
+    set_aside: tuple[SetAside, ...] = ()
 
 
 def records_from_json[R: Record](items: list[dict], record_type: type[R]) -> list[R]:

@@ -121,13 +121,32 @@ def test_a_garbled_success_body_every_time_raises_unavailable(client):
     assert client.retry_count == 2
 
 
+@responses.activate
+def test_one_unreadable_contact_is_set_aside_and_the_rest_of_the_page_read(client):
+    responses.post(
+        f"{BASE}/contacts/v4/contacts/query",
+        json={
+            "contacts": [
+                {"id": "c1", "createdDate": "2025-01-01T00:00:00Z"},
+                {"id": "c2"},
+                {"id": "c3", "createdDate": "2025-01-02T00:00:00Z", "revision": "x"},
+            ],
+            "pagingMetadata": {"count": 3, "offset": 0, "total": 3},
+        },
+    )
+    page = client.query_contacts()
+    assert [c.id for c in page.contacts] == ["c1"]
+    assert [s.id for s in page.set_aside] == ["c2", "c3"]
+    assert client.request_count == 1
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "call"),
     [
         ("GET", "labels/custom.a", {"label": {"displayName": "no key"}}, "get_label"),
         ("GET", "labels/custom.a", {"notALabel": {}}, "get_label"),
         ("POST", "labels/query", {"labels": "not a list"}, "query_labels"),
-        ("POST", "contacts/query", {"contacts": [{"id": "c1"}]}, "query_contacts"),
+        ("POST", "contacts/query", {"contacts": "not a list"}, "query_contacts"),
         ("POST", "contacts/query", [1, 2, 3], "query_contacts"),
         ("POST", "labels", {"label": {"key": 7}, "newLabel": True}, "find_or_create_label"),
         ("GET", "bulk/jobs/j1", {"job": {"successTotal": "many"}}, "get_bulk_job"),
