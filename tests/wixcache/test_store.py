@@ -267,6 +267,35 @@ def test_contacts_store_unchanged_revision_keeps_memberships():
     assert memberships() == {"c1": {"custom.a"}}
 
 
+def test_an_older_revision_never_takes_a_contact_back():
+    """A sync page read before a webhook stored a newer revision arrives after it."""
+    label_store(wix_label("custom.a", "A"))
+    label_store(wix_label("custom.b", "B"))
+    contacts_store([wix_contact("c1", 5, ("custom.b",), first="New")])
+
+    stored = contacts_store([wix_contact("c1", 4, ("custom.a",), first="Old")])
+
+    assert (stored.created, stored.updated, stored.unchanged) == (0, 0, 1)
+    assert Contact.objects.get(wix_id="c1").first_name == "New"
+    assert memberships() == {"c1": {"custom.b"}}
+
+
+def test_the_upsert_itself_refuses_an_older_revision_written_meanwhile(monkeypatch):
+    """The revision read before the upsert can be stale by the time it runs: the database's
+    own check keeps the newer row and its memberships."""
+    from wixcache import store
+
+    label_store(wix_label("custom.a", "A"))
+    label_store(wix_label("custom.b", "B"))
+    contacts_store([wix_contact("c1", 5, ("custom.b",), first="New")])
+    monkeypatch.setattr(store, "_existing_contacts", lambda wix_ids: {})  # a stale read
+
+    contacts_store([wix_contact("c1", 4, ("custom.a",), first="Old")])
+
+    assert Contact.objects.get(wix_id="c1").first_name == "New"
+    assert memberships() == {"c1": {"custom.b"}}
+
+
 def test_contacts_store_ignores_label_keys_the_cache_does_not_know():
     label_store(wix_label("custom.a", "A"))
     result = contacts_store([wix_contact("c1", 1, ("custom.a", "custom.unknown"))])
