@@ -1,28 +1,26 @@
 """Errors answered to htmx are one plain sentence in the page's message area."""
 
 import pytest
-from django.contrib.auth.models import User
 from django.http import Http404
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django_htmx.middleware import HtmxDetails
 
 from labelsite import errors
-
-HX = {"HX-Request": "true"}
+from tests.fixtures.users import HTMX, make_user
 
 
 def htmx_request():
-    request = RequestFactory().get("/", headers=HX)
+    request = RequestFactory().get("/", headers=HTMX)
     request.htmx = HtmxDetails(request)
     return request
 
 
 @pytest.mark.django_db
 def test_permission_denied_to_htmx_is_said_in_the_message_area(client):
-    staff = User.objects.create_user("plain", password="pw", is_staff=True)
+    staff = make_user("plain")
     client.force_login(staff)
-    response = client.post(reverse("admin:sync_syncrun_sync_now"), {"kind": "full"}, headers=HX)
+    response = client.post(reverse("admin:sync_syncrun_sync_now"), {"kind": "full"}, headers=HTMX)
     assert response.status_code == 403
     assert response["HX-Retarget"] == "#htmx-messages"
     assert response["HX-Reswap"] == "innerHTML"
@@ -33,7 +31,7 @@ def test_permission_denied_to_htmx_is_said_in_the_message_area(client):
 
 @pytest.mark.django_db
 def test_permission_denied_without_htmx_is_the_usual_page(client):
-    client.force_login(User.objects.create_user("plain", password="pw", is_staff=True))
+    client.force_login(make_user("plain"))
     response = client.post(reverse("admin:sync_syncrun_sync_now"), {"kind": "full"})
     assert response.status_code == 403
     assert "HX-Retarget" not in response
@@ -55,7 +53,7 @@ def test_not_found_and_server_error_for_htmx():
 def test_a_stale_csrf_token_on_htmx_says_reload(admin_user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)
-    response = client.post(reverse("admin:sync_syncrun_sync_now"), {"kind": "full"}, headers=HX)
+    response = client.post(reverse("admin:sync_syncrun_sync_now"), {"kind": "full"}, headers=HTMX)
     assert response.status_code == 403
     assert response["HX-Retarget"] == "#htmx-messages"
     assert "Reload the page" in response.content.decode()

@@ -1,11 +1,11 @@
 """Every main page, opened in Chromium: no Content-Security-Policy violation, no script error."""
 
 import pytest
-from django.contrib.auth.models import User
 from django.urls import reverse
 
 from sync.models import SyncRun
 from sync.service import sync_wix
+from tests.fixtures.users import make_user
 from wixcache.models import Contact
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,14 +20,14 @@ def site_with_data(sandbox, sync_client):
 def test_main_pages_load_without_policy_violations_or_script_errors(
     page, login, site_with_data, wix_settings
 ):
-    User.objects.create_superuser("boss", password="pw")
+    boss = make_user("boss", superuser=True)
     problems: list[str] = []
     page.on(
         "console",
         lambda message: problems.append(message.text) if message.type == "error" else None,
     )
     page.on("pageerror", lambda error: problems.append(str(error)))
-    login(User.objects.get(username="boss"))
+    login(boss)
     contact = Contact.objects.first()
     urls = [
         reverse("admin:index"),

@@ -98,6 +98,7 @@ def labels_replace(records: Iterable[WixLabel]) -> LabelsReplaced:
     """Make the Label table equal to Wix's whole list of labels (a few thousand at most)."""
     remote = {record.key: record for record in records}
     result = LabelsReplaced()
+    touched: list[Label] = []  # only Wix's updated date moved: written, not reported
     with transaction.atomic(savepoint=False):
         local = {label.key: label for label in Label.objects.all()}
         for key, record in remote.items():
@@ -111,15 +112,18 @@ def labels_replace(records: Iterable[WixLabel]) -> LabelsReplaced:
                 previous_name = current.display_name
                 for name in changed:
                     setattr(current, name, values[name])
-                result.updated.append((current, previous_name))
+                if changed != ["remote_updated_at"]:  # else nothing a person would call a change
+                    result.updated.append((current, previous_name))
+                else:
+                    touched.append(current)
         result.deleted = [label for key, label in local.items() if key not in remote]
 
         if result.created:
             # A person may have created one of them here meanwhile (write-through): keep theirs.
             Label.objects.bulk_create(result.created, batch_size=500, ignore_conflicts=True)
-        if result.updated:
+        if result.updated or touched:
             Label.objects.bulk_update(
-                [label for label, _ in result.updated], [*LABEL_FIELDS, "synced_at"], 500
+                [label for label, _ in result.updated] + touched, [*LABEL_FIELDS, "synced_at"], 500
             )
         if result.deleted:
             labels_delete([label.pk for label in result.deleted])
@@ -225,16 +229,20 @@ def _datetime_adapter() -> Callable[[datetime], object]:
 def _upsert_contacts(rows: list[tuple]) -> dict[str, int]:
     """INSERT .. ON CONFLICT (wix_id) DO UPDATE .. RETURNING, in one statement for a page.
     Django's bulk_create builds a model instance per row, which costs more than the database
-    does here, and binds every value as a parameter."""
+    does here, and binds every value as a parameter. A row another writer has meanwhile brought
+    to a newer revision is left alone (and not returned)."""
     quote = connection.ops.quote_name
+    table = quote(Contact._meta.db_table)
     columns = [Contact._meta.get_field(name).column for name in ("wix_id", *CONTACT_FIELDS)]
     updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns[1:])
+    revision = quote(Contact._meta.get_field("revision").column)
     pks: dict[str, int] = {}
     with connection.cursor() as cursor:
         for source, params in _rows_source(rows, CONTACT_PG_TYPES):
             cursor.execute(
-                f"INSERT INTO {quote(Contact._meta.db_table)} ({', '.join(map(quote, columns))}) "
+                f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "
                 f"{source} ON CONFLICT ({quote(columns[0])}) DO UPDATE SET {updates} "
+                f"WHERE {table}.{revision} <= excluded.{revision} "
                 f"RETURNING {quote(Contact._meta.pk.column)}, {quote(columns[0])}",
                 params,
             )
@@ -278,8 +286,11 @@ def contacts_store(contacts: Sequence[WixContact], *, again: bool = False) -> Co
         changed_pks: list[int] = []
         for wix_id, contact in incoming.items():
             known = existing.get(wix_id)
-            if known is not None and known[1] == contact.revision and not again:
-                # Wix bumps the revision on every change: same revision, same contact.
+            if known is not None and (
+                known[1] > contact.revision or (known[1] == contact.revision and not again)
+            ):
+                # Wix bumps the revision on every change: the same revision is the same
+                # contact, and an older one (a page read before a webhook) never takes it back.
                 result.unchanged += 1
                 result.pks[wix_id] = known[0]
                 continue
@@ -324,7 +335,9 @@ def _memberships_set(
     to_add: list[tuple[int, int]] = []
     to_remove: list[int] = []
     for wix_id, want in wanted.items():
-        contact_pk = pk_by_wix_id[wix_id]
+        contact_pk = pk_by_wix_id.get(wix_id)
+        if contact_pk is None:
+            continue  # a newer revision was written meanwhile: its memberships stand
         have = current.get(contact_pk, {})
         to_add.extend((contact_pk, label_pk) for label_pk in want - have.keys())
         to_remove.extend(

@@ -15,6 +15,13 @@ def move_content_types(apps, schema_editor):
             ContentType.objects.filter(app_label="contacts", model=model).update(app_label="sync")
 
 
+def move_content_types_back(apps, schema_editor):
+    ContentType = apps.get_model("contenttypes", "ContentType")
+    for model in ("syncrun", "webhookevent"):
+        if not ContentType.objects.filter(app_label="contacts", model=model).exists():
+            ContentType.objects.filter(app_label="sync", model=model).update(app_label="contacts")
+
+
 class Migration(migrations.Migration):
 
     initial = True
@@ -81,5 +88,5 @@ class Migration(migrations.Migration):
             ],
             database_operations=[],
         ),
-        migrations.RunPython(move_content_types, migrations.RunPython.noop),
+        migrations.RunPython(move_content_types, move_content_types_back),
     ]

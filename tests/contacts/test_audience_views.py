@@ -5,7 +5,6 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,17 +14,11 @@ from contacts.export import safe_cell
 from contacts.models import Audience
 from labels.models import LabelJob
 from sync.service import sync_wix
+from tests.fixtures.users import HTMX, make_user
 from wixcache.models import Contact, ContactLabel, Label
 
 pytestmark = pytest.mark.django_db
 PAGE = reverse("admin:contacts_contact_changelist")
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def make_user(*codenames: str) -> User:
-    user = User.objects.create_user("marketing", password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    return user
 
 
 @pytest.fixture
@@ -61,7 +54,7 @@ def test_page_queries_are_few_and_do_not_grow_with_rows(admin_client, data, per_
     assert "150 contacts" in response.content.decode()
     assert response.content.decode().count('name="contact"') == min(per_page, 150)
     with CaptureQueriesContext(connection) as partial:
-        response = admin_client.get(url, **HTMX)
+        response = admin_client.get(url, headers=HTMX)
     # Session, user, label lookup, count, page, chips: the page number of queries is fixed.
     assert len(full) <= 8
     assert len(partial) <= 8
@@ -103,11 +96,11 @@ def test_rows_show_escaped_chips_links_and_dates(admin_client, data):
 
 def test_page_turns_carry_the_count_and_stay_in_order(admin_client, data):
     contacts, *_ = data
-    first = admin_client.get(f"{PAGE}?all=custom.vip", **HTMX)
+    first = admin_client.get(f"{PAGE}?all=custom.vip", headers=HTMX)
     next_url = first.context["next_url"]
     assert "count=225" in next_url
     with CaptureQueriesContext(connection) as queries:
-        second = admin_client.get(next_url, **HTMX)
+        second = admin_client.get(next_url, headers=HTMX)
     assert not any("COUNT(" in q["sql"].upper() for q in queries)
     assert [c.wix_id for c in second.context["page"].contacts] == [
         c.wix_id for c in contacts[::2][25:50]
@@ -131,7 +124,7 @@ def test_unknown_keys_are_ignored_with_a_note(admin_client, data):
 
 
 def test_viewing_needs_view_contact(client, data):
-    client.force_login(make_user("view_label"))
+    client.force_login(make_user("marketing", "labels.view_label"))
     assert client.get(PAGE).status_code == 403
     assert (
         client.get(reverse("admin:contacts_contact_change", args=[data[0][0].pk])).status_code
@@ -140,13 +133,13 @@ def test_viewing_needs_view_contact(client, data):
 
 
 def test_export_needs_its_permission(client, data):
-    client.force_login(make_user("view_contact"))
+    client.force_login(make_user("marketing", "contacts.view_contact"))
     response = client.get(reverse("admin:contacts_contact_export") + "?all=custom.vip")
     assert response.status_code == 403
 
 
 def test_export_streams_the_audience_with_safe_cells(client, data):
-    client.force_login(make_user("view_contact", "export_contacts"))
+    client.force_login(make_user("marketing", "contacts.view_contact", "contacts.export_contacts"))
     response = client.get(reverse("admin:contacts_contact_export") + "?all=custom.vip&excel=1")
     assert response.streaming
     body = b"".join(response.streaming_content).decode("utf-8")
@@ -176,7 +169,7 @@ def test_safe_cell_prefixes_formula_starts():
 
 
 def test_bulk_needs_label_contacts(client, data):
-    client.force_login(make_user("view_contact"))
+    client.force_login(make_user("marketing", "contacts.view_contact"))
     response = client.post(
         reverse("admin:contacts_contact_bulk_preview"),
         {"all": "custom.vip", "selection": "all", "add": "custom.spring"},
@@ -187,10 +180,12 @@ def test_bulk_needs_label_contacts(client, data):
 def test_bulk_preview_and_start_resolve_the_rules_on_the_server(admin_client, data):
     contacts, *_ = data
     params = {"all": "custom.vip", "selection": "all", "add": "custom.spring"}
-    preview = admin_client.post(reverse("admin:contacts_contact_bulk_preview"), params, **HTMX)
+    preview = admin_client.post(
+        reverse("admin:contacts_contact_bulk_preview"), params, headers=HTMX
+    )
     # 225 have VIP; 75 of them (every sixth contact) already have Spring.
     assert "<strong>150</strong> of 225" in preview.content.decode()
-    start = admin_client.post(reverse("admin:contacts_contact_bulk_start"), params, **HTMX)
+    start = admin_client.post(reverse("admin:contacts_contact_bulk_start"), params, headers=HTMX)
     job = LabelJob.objects.get()
     assert f"job-progress-{job.pk}" in start.content.decode()
     assert job.add_keys == ["custom.spring"]
@@ -207,7 +202,7 @@ def test_bulk_on_ticked_rows_keeps_only_those_matching(admin_client, data):
         "contact": [contacts[0].wix_id, contacts[1].wix_id, contacts[2].wix_id],
         "remove": "custom.vip",
     }
-    admin_client.post(reverse("admin:contacts_contact_bulk_start"), params, **HTMX)
+    admin_client.post(reverse("admin:contacts_contact_bulk_start"), params, headers=HTMX)
     assert sorted(LabelJob.objects.get().contact_ids) == [contacts[0].wix_id, contacts[2].wix_id]
 
 
@@ -215,7 +210,7 @@ def test_save_audience_and_list_it_with_a_live_count(admin_client, data):
     response = admin_client.post(
         reverse("admin:contacts_contact_save"),
         {"name": "VIPs not spring", "all": "custom.vip", "none": "custom.spring"},
-        **HTMX,
+        headers=HTMX,
     )
     audience = Audience.objects.get()
     assert audience.rules["all_of"] == ["custom.vip"]
@@ -223,7 +218,9 @@ def test_save_audience_and_list_it_with_a_live_count(admin_client, data):
     listing = admin_client.get(reverse("admin:contacts_audience_changelist"))
     assert "VIPs not spring" in listing.content.decode()
     assert "150" in listing.content.decode()
-    admin_client.post(reverse("admin:contacts_audience_duplicate", args=[audience.pk]), **HTMX)
+    admin_client.post(
+        reverse("admin:contacts_audience_duplicate", args=[audience.pk]), headers=HTMX
+    )
     assert Audience.objects.filter(name="VIPs not spring (copy)").exists()
 
 
@@ -235,14 +232,14 @@ def test_contact_label_add_and_remove_write_wix_first(
     contact = Contact.objects.first()
     label = Label.objects.exclude(contactlabel__contact=contact).filter(namespace="custom").first()
     url = reverse("admin:contacts_contact_label_add", args=[contact.pk])
-    response = admin_client.post(url, {"key": label.key}, **HTMX)
+    response = admin_client.post(url, {"key": label.key}, headers=HTMX)
     assert response.status_code == 200
     remote = {c["id"]: c for c in sandbox.dump()["contacts"]}[contact.wix_id]
     assert label.key in remote["labelKeys"]
     assert contact.labels.filter(pk=label.pk).exists()
     assert f"Added label “{label}”" in response.content.decode()
     url = reverse("admin:contacts_contact_label_remove", args=[contact.pk])
-    admin_client.post(url, {"key": label.key}, **HTMX)
+    admin_client.post(url, {"key": label.key}, headers=HTMX)
     remote = {c["id"]: c for c in sandbox.dump()["contacts"]}[contact.wix_id]
     assert label.key not in remote["labelKeys"]
     assert not contact.labels.filter(pk=label.pk).exists()

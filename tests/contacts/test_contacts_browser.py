@@ -4,13 +4,13 @@ import csv
 import re
 
 import pytest
-from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from contacts.models import Audience
 from contacts.segments import SegmentRules
 from contacts.selectors import contact_count_for_segment, contact_list_for_segment
 from sync.service import sync_wix
+from tests.fixtures.users import make_user
 from wixcache.models import Contact, Label
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,7 +25,7 @@ def synced(wix_settings, sandbox, sync_client):
 
 @pytest.fixture
 def admin_user(transactional_db):
-    return User.objects.create_superuser("boss", password="pw")
+    return make_user("boss", superuser=True)
 
 
 def by_use():

@@ -1,24 +1,42 @@
-"""A small synced world (sandbox and cache), the five roles, and snapshots of what must stay."""
+"""A small synced world (sandbox and cache), the five roles, and snapshots of what must stay.
+
+The world is built once per test module (per xdist worker), not once per test:
+
+* the cache side is written inside a transaction that stays open for the module; pytest-django
+  runs each test in a savepoint within it and rolls the test back, so every test starts from the
+  world as built. The module's transaction is rolled back at its end, so tests of other modules
+  (the soak, which needs committed data) find the database as empty as ever;
+* the sandbox side is seeded once; before each test the sandbox is compared with the state the
+  world was built from (a full dump: every label, contact, revision and label membership), and
+  re-seeded only if something changed it. Seeding is deterministic (same ids, dates and
+  revisions), so the re-seeded sandbox equals the cache again.
+
+Each test gets its own copy of the `World` objects, so changing them in a test stays there.
+"""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
 from contacts.models import Audience
 from labels.models import LabelDeletion, LabelJob
+from labelsite.wix import WixClient
 from sync.models import SyncRun
 from sync.service import sync_wix
 from sync.tasks import run_sync
+from tests.fixtures.users import make_user
 from wixcache.models import Contact, ContactLabel, Label
 
 ROLES = ("anonymous", "staff", "marketing", "managers", "superuser")
-HX = {"HX-Request": "true"}
+SEED = {"contacts": 8, "labels": 3, "seed": 5}
 
 
 @dataclass
@@ -41,28 +59,44 @@ class World:
         return client
 
 
-def _user(username: str, **flags) -> User:
-    user = User(username=username, is_staff=True, **flags)
-    user.set_unusable_password()
-    user.save()
-    return user
+def _neutral(sandbox_server) -> None:
+    """No faults, no rate limit, no webhook receiver: as the project's `sandbox` fixture."""
+    sandbox_server.set_faults("")
+    sandbox_server.set_rate_limit(0)
+    sandbox_server.control("POST", "webhooks/url", {"url": None})
 
 
 @pytest.fixture
-def world(db, sandbox, sync_client, wix_settings) -> World:
+def sandbox(request, sandbox_server):
+    """The project's `sandbox`, except that for tests of the world it holds the world (put back
+    by `world` when a test changed it) instead of being emptied for every test."""
+    _neutral(sandbox_server)
+    if "world" not in request.fixturenames:
+        sandbox_server.reset(contacts=0, labels=0)
+    sandbox_server.reset_stats()
+    return sandbox_server
+
+
+def _build_world(sandbox_server) -> World:
     """Wix with a few labels and contacts, the cache equal to it, and one of every object."""
-    sandbox.reset(contacts=8, labels=3, seed=5)
-    sync_wix(kind="full", client=sync_client)
+    with WixClient(
+        base_url=sandbox_server.url,
+        api_key=sandbox_server.api_key,
+        site_id=sandbox_server.site_id,
+        max_requests_per_minute=0,
+        backoff_base=0.01,
+        backoff_cap=0.05,
+        max_retries=8,
+    ) as client:
+        sync_wix(kind="full", client=client)
     call_command("setup_roles", verbosity=0)
     users = {
         "anonymous": None,
-        "staff": _user("staff"),
-        "marketing": _user("marketing"),
-        "managers": _user("manager"),
-        "superuser": _user("root", is_superuser=True),
+        "staff": make_user("staff"),
+        "marketing": make_user("marketing", groups=(Group.objects.get(name="Marketing"),)),
+        "managers": make_user("manager", groups=(Group.objects.get(name="Label managers"),)),
+        "superuser": make_user("root", superuser=True),
     }
-    users["marketing"].groups.add(Group.objects.get(name="Marketing"))
-    users["managers"].groups.add(Group.objects.get(name="Label managers"))
     label = (
         Label.objects.filter(label_type=Label.Type.USER_DEFINED, contacts__isnull=False)
         .order_by("key")
@@ -105,8 +139,44 @@ def world(db, sandbox, sync_client, wix_settings) -> World:
     )
 
 
-def cache_state() -> dict:
-    """What a refused request must leave as it was: the cache and the records of changes."""
+@dataclass
+class Built:
+    world: World
+    wix: dict  # the sandbox's dump when the world was built
+
+
+@pytest.fixture(scope="module")
+def built_world(django_db_setup, django_db_blocker, sandbox_server):
+    """The world, built once per module in a transaction rolled back when the module ends."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            _neutral(sandbox_server)
+            sandbox_server.reset(**SEED)
+            built = Built(world=_build_world(sandbox_server), wix=sandbox_server.dump())
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    yield built
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def world(built_world, db, sandbox, wix_settings) -> World:
+    """The world as built: the cache by the rollback of the last test, Wix re-seeded if the last
+    test (or anything else) changed it. A copy, so a test may change its objects."""
+    if sandbox.dump() != built_world.wix:
+        sandbox.reset(**SEED)
+        assert sandbox.dump() == built_world.wix, "seeding the sandbox is not deterministic"
+        sandbox.reset_stats()
+    return copy.deepcopy(built_world.world)
+
+
+def _cache_state() -> dict:
     return {
         "labels": sorted(Label.objects.values_list("key", "display_name", "label_type")),
         "contacts": sorted(Contact.objects.values_list("wix_id", "revision")),
@@ -118,12 +188,25 @@ def cache_state() -> dict:
     }
 
 
-def wix_state(sandbox) -> dict:
-    dump = sandbox.dump()
-    return {
-        "labels": sorted((lb["key"], lb["displayName"]) for lb in dump["labels"]),
-        "contacts": sorted(
-            (c["id"], c.get("revision"), tuple(sorted(c.get("labelKeys", []))))
-            for c in dump["contacts"]
-        ),
-    }
+@pytest.fixture
+def cache_state():
+    """`cache_state()`: what a refused request must leave as it was, the cache and the records
+    of changes, as read from the database now."""
+    return _cache_state
+
+
+@pytest.fixture
+def wix_state(sandbox):
+    """`wix_state()`: every label and contact (with revision and labels) the sandbox holds now."""
+
+    def state() -> dict:
+        dump = sandbox.dump()
+        return {
+            "labels": sorted((lb["key"], lb["displayName"]) for lb in dump["labels"]),
+            "contacts": sorted(
+                (c["id"], c.get("revision"), tuple(sorted(c.get("labelKeys", []))))
+                for c in dump["contacts"]
+            ),
+        }
+
+    return state

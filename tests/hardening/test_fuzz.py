@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from labels.services import display_name_problem
-from tests.hardening.conftest import HX, cache_state, wix_state
+from tests.fixtures.users import HTMX
 from wixcache.models import Label
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,7 @@ def _well_formed(response) -> None:
 def test_segment_parameters_never_fail(world, params, known, htmx, endpoint):
     client = world.client("superuser")
     params = params + [(group, world.label.key) for group in known]
-    response = client.get(f"{endpoint}?{urlencode(params)}", headers=HX if htmx else {})
+    response = client.get(f"{endpoint}?{urlencode(params)}", headers=HTMX if htmx else {})
     _well_formed(response)
 
 
@@ -65,7 +65,7 @@ def test_segment_parameters_never_fail(world, params, known, htmx, endpoint):
 @given(keys=st.lists(TEXT, max_size=60), group=st.sampled_from(["all", "any", "none"]))
 def test_lists_of_keys_never_fail(world, keys, group):
     client = world.client("superuser")
-    response = client.get(CONTACTS, {group: keys}, headers=HX)
+    response = client.get(CONTACTS, {group: keys}, headers=HTMX)
     _well_formed(response)
 
 
@@ -82,25 +82,25 @@ def _label_names() -> list[str]:
 
 @FUZZ
 @given(name=NAMES)
-def test_create_makes_one_trimmed_label_or_refuses(world, sandbox, name):
+def test_create_makes_one_trimmed_label_or_refuses(world, cache_state, wix_state, name):
     client = world.client("managers")
     wanted = name.strip()
     problem = display_name_problem(wanted)  # NUL would not even reach the database here
     existed = not problem and Label.objects.filter(display_name=wanted).exists()
-    cache_before, wix_before = cache_state(), wix_state(sandbox)
+    cache_before, wix_before = cache_state(), wix_state()
     response = client.post(
         reverse("admin:labels_label_create"),
         {"display_name": name, "confirm_similar": "on"},
-        headers=HX,
+        headers=HTMX,
     )
     assert response.status_code == 200
     if problem or existed:
-        assert (cache_state(), wix_state(sandbox)) == (cache_before, wix_before)
+        assert (cache_state(), wix_state()) == (cache_before, wix_before)
         if not existed:
             assert "errorlist" in response.content.decode()
         return
     assert Label.objects.filter(display_name=wanted).count() == 1
-    wix = wix_state(sandbox)["labels"]
+    wix = wix_state()["labels"]
     assert [n for _k, n in wix if n == wanted] == [wanted]
     assert len(wix) == len(wix_before["labels"]) + 1
     assert len(_label_names()) == len(cache_before["labels"]) + 1
@@ -108,23 +108,23 @@ def test_create_makes_one_trimmed_label_or_refuses(world, sandbox, name):
 
 @FUZZ
 @given(name=NAMES)
-def test_rename_renames_to_the_trimmed_name_or_refuses(world, sandbox, name):
+def test_rename_renames_to_the_trimmed_name_or_refuses(world, cache_state, wix_state, name):
     client = world.client("managers")
     label = Label.objects.get(pk=world.label.pk)
     wanted = name.strip()
     problem = display_name_problem(wanted)
     taken = not problem and Label.objects.filter(display_name=wanted).exclude(pk=label.pk).exists()
-    cache_before, wix_before = cache_state(), wix_state(sandbox)
+    cache_before, wix_before = cache_state(), wix_state()
     response = client.post(
         reverse("admin:labels_label_rename", args=[label.key]),
         {"display_name": name, "expected_name": label.display_name},
-        headers=HX,
+        headers=HTMX,
     )
     assert response.status_code == 200
     if problem or taken:
-        assert (cache_state(), wix_state(sandbox)) == (cache_before, wix_before)
+        assert (cache_state(), wix_state()) == (cache_before, wix_before)
         assert "errorlist" in response.content.decode()
         return
     assert Label.objects.get(pk=label.pk).display_name == wanted
-    assert dict(wix_state(sandbox)["labels"])[label.key] == wanted
-    assert len(wix_state(sandbox)["labels"]) == len(wix_before["labels"])
+    assert dict(wix_state()["labels"])[label.key] == wanted
+    assert len(wix_state()["labels"]) == len(wix_before["labels"])

@@ -13,7 +13,8 @@ from django.contrib.auth.models import Group, User
 from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.hardening.conftest import HX, ROLES, World, cache_state, wix_state
+from tests.fixtures.users import HTMX
+from tests.hardening.conftest import ROLES, World
 from wixcache.models import Label
 
 pytestmark = pytest.mark.django_db
@@ -233,8 +234,8 @@ def _status(response) -> str:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_permission_matrix(world, sandbox, role):
-    cache_before, wix_before = cache_state(), wix_state(sandbox)
+def test_permission_matrix(world, cache_state, wix_state, role):
+    cache_before, wix_before = cache_state(), wix_state()
     client = world.client(role)
     wrong = []
     for route in project_routes():
@@ -256,7 +257,7 @@ def test_permission_matrix(world, sandbox, role):
     cache_after["audiences"] = [a for a in cache_after["audiences"] if a not in copies]
     assert cache_after == cache_before
     assert len(copies) == (role in MAY_DUPLICATE)  # the one POST that is a write by itself
-    assert wix_state(sandbox) == wix_before
+    assert wix_state() == wix_before
 
 
 def test_only_the_webhook_is_exempt_from_csrf():
@@ -309,10 +310,12 @@ def _writing_body(route: str, world: World) -> dict:
     return bodies.get(route, {"anything": "x"})
 
 
-def test_writes_without_the_csrf_token_are_refused_and_change_nothing(world, sandbox):
+def test_writes_without_the_csrf_token_are_refused_and_change_nothing(
+    world, cache_state, wix_state
+):
     world.deletion.restored_at = None  # undo would really restore it, given the token
     world.deletion.save()
-    cache_before, wix_before = cache_state(), wix_state(sandbox)
+    cache_before, wix_before = cache_state(), wix_state()
     groups_before = sorted(Group.objects.values_list("name", flat=True))
     users_before = sorted(User.objects.values_list("username", "password", "is_active"))
     client = world.client("superuser", enforce_csrf_checks=True)
@@ -330,15 +333,15 @@ def test_writes_without_the_csrf_token_are_refused_and_change_nothing(world, san
             let_through.append(f"{route}: {response.status_code}")
     assert not let_through, "POSTs without a CSRF token that were not refused: " + str(let_through)
     assert cache_state() == cache_before
-    assert wix_state(sandbox) == wix_before
+    assert wix_state() == wix_before
     assert sorted(Group.objects.values_list("name", flat=True)) == groups_before
     assert sorted(User.objects.values_list("username", "password", "is_active")) == users_before
     # The same client with the token gets through: the refusals above were the token's doing.
     client.get(CHANGELIST)
     token = client.cookies["csrftoken"].value
     made = client.post(
-        CREATE, {"display_name": "Made with a token", "csrfmiddlewaretoken": token}, headers=HX
+        CREATE, {"display_name": "Made with a token", "csrfmiddlewaretoken": token}, headers=HTMX
     )
     assert made.status_code == 200
     assert Label.objects.filter(display_name="Made with a token").exists()
-    assert "Made with a token" in {name for _key, name in wix_state(sandbox)["labels"]}
+    assert "Made with a token" in {name for _key, name in wix_state()["labels"]}

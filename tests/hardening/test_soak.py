@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import connections
 from django.db.models import Count
@@ -49,6 +49,7 @@ from labelsite.wix import WixClient
 from sync.models import SyncRun
 from sync.service import SyncAlreadyRunning, SyncFailed, sync_run_execute, sync_run_start
 from tests.fixtures.cache import assert_cache_equals_wix
+from tests.fixtures.users import HTMX, PASSWORD, make_user
 from tests.fixtures.waiting import wait_until
 from wixcache.models import Contact, ContactLabel, Label
 
@@ -59,7 +60,6 @@ CLIENTS, OPERATIONS = 4, 25
 REQUEST_TIMEOUT = 30  # seconds; above SQLite's 20 s busy timeout, so a lock shows as an error
 CLIENTS_TIMEOUT = 75  # for all clients together
 JOBS_TIMEOUT = 40
-PASSWORD = "soak-password-1"
 
 # Fault profiles, switched as the operations go by (not by the clock, so runs are comparable).
 BASE = "429=0.1,500=0.05,reset=0.02,latency=5-40ms"
@@ -161,7 +161,7 @@ class SoakClient:
     def request(self, method: str, path: str, *, hx: bool = True, **kwargs) -> requests.Response:
         headers = {"Referer": self.base_url + "/admin/"}
         if hx:
-            headers["HX-Request"] = "true"
+            headers.update(HTMX)
         if method == "POST":
             headers["X-CSRFToken"] = self.session.cookies.get("csrftoken", "")
         kwargs.setdefault("allow_redirects", False)
@@ -521,15 +521,6 @@ def small_sync_pages(monkeypatch, settings):
     settings.SYNC_PAGE_SIZE = 100
 
 
-def _staff(number: int) -> User:
-    user = User.objects.create_user(f"soak{number}", password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name="Label managers"))
-    user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["run_sync", "view_syncrun", "view_labeljob"])
-    )
-    return user
-
-
 def test_soak_under_faults_ends_with_every_change_applied_or_reported(
     small_sync_pages, sandbox, sync_client, wix_settings, task_worker, live_server, caplog
 ):
@@ -541,8 +532,15 @@ def test_soak_under_faults_ends_with_every_change_applied_or_reported(
     seed_names = {lb["key"]: lb["displayName"] for lb in seed["labels"]}
     seed_members = {c["id"]: set(c.get("labelKeys", [])) for c in seed["contacts"]}
     call_command("setup_roles", verbosity=0)
+    managers = Group.objects.get(name="Label managers")
     for number in range(CLIENTS):
-        _staff(number)
+        make_user(
+            f"soak{number}",
+            "sync.run_sync",
+            "sync.view_syncrun",
+            "labels.view_labeljob",
+            groups=(managers,),
+        )
 
     journal = Journal()
     switch = threading.Lock()

@@ -1,9 +1,9 @@
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from sync.service import sync_wix
-from wixcache.models import Label
+from tests.fixtures.users import make_user
 
 
 @pytest.fixture
@@ -12,22 +12,16 @@ def roles(db):
     return {group.name: group for group in Group.objects.all()}
 
 
-def _staff(username: str, group: Group) -> User:
-    user = User.objects.create_user(username, password="pw", is_staff=True)
-    user.groups.add(group)
-    return user
-
-
 @pytest.fixture
 def manager(roles):
     """A "Label managers" member: may create, rename, delete, merge and undo."""
-    return _staff("manager", roles["Label managers"])
+    return make_user("manager", groups=(roles["Label managers"],))
 
 
 @pytest.fixture
 def marketer(roles):
     """A "Marketing" member: may see and create labels, nothing more."""
-    return _staff("marketer", roles["Marketing"])
+    return make_user("marketer", groups=(roles["Marketing"],))
 
 
 @pytest.fixture
@@ -40,27 +34,6 @@ def synced(sandbox, sync_client, wix_settings):
         return sandbox.dump()
 
     return fill
-
-
-def wix_label(sandbox, key: str) -> dict | None:
-    """The label as Wix has it now, or None."""
-    return next((lb for lb in sandbox.dump()["labels"] if lb["key"] == key), None)
-
-
-def wix_contacts_with(sandbox, key: str) -> set[str]:
-    return {c["id"] for c in sandbox.dump()["contacts"] if key in c.get("labelKeys", [])}
-
-
-def busiest_user_label() -> Label:
-    """The user label on the most contacts (ties: by name)."""
-    from django.db.models import Count
-
-    return (
-        Label.objects.filter(label_type=Label.Type.USER_DEFINED)
-        .annotate(n=Count("contacts"))
-        .order_by("-n", "display_name")
-        .first()
-    )
 
 
 @pytest.fixture

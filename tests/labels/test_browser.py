@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from labels.models import LabelDeletion
-from tests.labels.conftest import wix_contacts_with, wix_label
+from tests.fixtures.sandbox_data import wix_contacts_with, wix_label
 from wixcache.models import Label
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

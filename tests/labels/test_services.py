@@ -17,7 +17,7 @@ from labels.services import (
 )
 from labelsite.wix import WixClient
 from sync.service import labels_pull
-from tests.labels.conftest import wix_label
+from tests.fixtures.sandbox_data import wix_label
 from wixcache.models import Label
 
 pytestmark = pytest.mark.django_db

@@ -2,17 +2,16 @@
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
 from labels.models import LabelDeletion
-from tests.labels.conftest import wix_contacts_with, wix_label
+from tests.fixtures.sandbox_data import wix_contacts_with, wix_label
+from tests.fixtures.users import HTMX, make_user
 from wixcache.models import Label
 
 pytestmark = pytest.mark.django_db
 
-HX = {"HX-Request": "true"}
 CHANGELIST = reverse("admin:labels_label_changelist")
 
 
@@ -48,7 +47,7 @@ def test_page_lists_labels_with_counts_types_and_locks(as_manager, synced):
 
 def test_search_returns_only_the_table_partial(as_manager, synced):
     synced()
-    html = as_manager.get(CHANGELIST, {"q": "customer"}, headers=HX).content.decode()
+    html = as_manager.get(CHANGELIST, {"q": "customer"}, headers=HTMX).content.decode()
     assert html.strip().startswith('<div id="label-table"')
     assert "Customers" in html
     assert "Returning Customer" in html
@@ -62,7 +61,7 @@ def test_search_state_is_kept_on_reload_and_history_restore(as_manager, synced):
     assert 'value="vip"' in full
     assert "<html" in full
     restored = as_manager.get(
-        CHANGELIST, {"q": "vip"}, headers={**HX, "HX-History-Restore-Request": "true"}
+        CHANGELIST, {"q": "vip"}, headers={**HTMX, "HX-History-Restore-Request": "true"}
     ).content.decode()
     assert "<html" in restored
 
@@ -73,7 +72,7 @@ def test_search_state_is_kept_on_reload_and_history_restore(as_manager, synced):
 )
 def test_sorting(as_manager, synced, order, first):
     synced()
-    html = as_manager.get(CHANGELIST, {"o": order}, headers=HX).content.decode()
+    html = as_manager.get(CHANGELIST, {"o": order}, headers=HTMX).content.decode()
     first_row = html.split("<tbody")[1].split("</tr>")[0]
     assert first in first_row
 
@@ -106,7 +105,7 @@ def test_create_makes_the_label_in_wix_then_here_and_highlights_it(
     as_manager, manager, synced, sandbox
 ):
     synced()
-    response = as_manager.post(url("create"), {"display_name": "  Autumn fair  "}, headers=HX)
+    response = as_manager.post(url("create"), {"display_name": "  Autumn fair  "}, headers=HTMX)
     html = response.content.decode()
     label = Label.objects.get(display_name="Autumn fair")
     assert wix_label(sandbox, label.key)["displayName"] == "Autumn fair"
@@ -121,7 +120,7 @@ def test_create_makes_the_label_in_wix_then_here_and_highlights_it(
 def test_create_existing_name_says_already_exists(as_manager, synced, sandbox):
     synced()
     before = len(sandbox.dump()["labels"])
-    html = as_manager.post(url("create"), {"display_name": "VIP"}, headers=HX).content.decode()
+    html = as_manager.post(url("create"), {"display_name": "VIP"}, headers=HTMX).content.decode()
     assert "“VIP” already exists" in html
     assert "is-highlighted" in html
     assert len(sandbox.dump()["labels"]) == before
@@ -129,14 +128,14 @@ def test_create_existing_name_says_already_exists(as_manager, synced, sandbox):
 
 def test_create_near_duplicate_warns_first_and_creates_when_confirmed(as_manager, synced, sandbox):
     synced()
-    html = as_manager.post(url("create"), {"display_name": "vip "}, headers=HX).content.decode()
+    html = as_manager.post(url("create"), {"display_name": "vip "}, headers=HTMX).content.decode()
     assert "nearly the same name" in html
     assert "“VIP”" in html
     assert "Create anyway" in html
     assert not Label.objects.filter(display_name="vip").exists()
     assert all(lb["displayName"] != "vip" for lb in sandbox.dump()["labels"])
     html = as_manager.post(
-        url("create"), {"display_name": "vip", "confirm_similar": "on"}, headers=HX
+        url("create"), {"display_name": "vip", "confirm_similar": "on"}, headers=HTMX
     ).content.decode()
     assert "Created “vip”" in html
     assert any(lb["displayName"] == "vip" for lb in sandbox.dump()["labels"])
@@ -151,7 +150,7 @@ def test_create_near_duplicate_warns_first_and_creates_when_confirmed(as_manager
     ],
 )
 def test_create_refuses_bad_names(as_manager, wix_settings, sandbox, name, message):
-    html = as_manager.post(url("create"), {"display_name": name}, headers=HX).content.decode()
+    html = as_manager.post(url("create"), {"display_name": name}, headers=HTMX).content.decode()
     assert message in html
     assert not Label.objects.exists()
     assert sandbox.dump()["labels"] == [] or all(
@@ -160,13 +159,13 @@ def test_create_refuses_bad_names(as_manager, wix_settings, sandbox, name, messa
 
 
 def test_create_accepts_180_characters(as_manager, wix_settings):
-    as_manager.post(url("create"), {"display_name": "y" * 180}, headers=HX)
+    as_manager.post(url("create"), {"display_name": "y" * 180}, headers=HTMX)
     assert Label.objects.filter(display_name="y" * 180).exists()
 
 
 def test_markup_in_names_is_escaped(as_manager, wix_settings):
     html = as_manager.post(
-        url("create"), {"display_name": "<script>alert(1)</script>"}, headers=HX
+        url("create"), {"display_name": "<script>alert(1)</script>"}, headers=HTMX
     ).content.decode()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -176,14 +175,16 @@ def test_markup_in_names_is_escaped(as_manager, wix_settings):
 
 def test_double_submit_of_create_makes_one_label(as_manager, wix_settings, sandbox):
     for _ in range(2):
-        as_manager.post(url("create"), {"display_name": "Twice"}, headers=HX)
+        as_manager.post(url("create"), {"display_name": "Twice"}, headers=HTMX)
     assert Label.objects.filter(display_name="Twice").count() == 1
     assert [lb["displayName"] for lb in sandbox.dump()["labels"]].count("Twice") == 1
 
 
 def test_create_when_wix_is_down_says_so_and_changes_nothing(as_manager, wix_settings, sandbox):
     sandbox.set_faults("503=1.0")
-    html = as_manager.post(url("create"), {"display_name": "Offline"}, headers=HX).content.decode()
+    html = as_manager.post(
+        url("create"), {"display_name": "Offline"}, headers=HTMX
+    ).content.decode()
     sandbox.set_faults("")
     assert "Wix" in html
     assert "Traceback" not in html
@@ -200,7 +201,7 @@ def test_rename_in_wix_then_here_keeping_the_key(as_manager, manager, synced, sa
     html = as_manager.post(
         url("rename", "custom.vip"),
         {"display_name": " Very Important ", "expected_name": "VIP"},
-        headers=HX,
+        headers=HTMX,
     ).content.decode()
     assert "Very Important" in html
     assert "is-highlighted" in html
@@ -215,7 +216,7 @@ def test_rename_in_wix_then_here_keeping_the_key(as_manager, manager, synced, sa
 def test_rename_to_a_taken_name_says_so(as_manager, synced, sandbox):
     synced()
     html = as_manager.post(
-        url("rename", "custom.vip"), {"display_name": "Lead", "expected_name": "VIP"}, headers=HX
+        url("rename", "custom.vip"), {"display_name": "Lead", "expected_name": "VIP"}, headers=HTMX
     ).content.decode()
     assert "Another label is already called “Lead”" in html
     assert wix_label(sandbox, "custom.vip")["displayName"] == "VIP"
@@ -228,7 +229,9 @@ def test_rename_when_renamed_in_wix_meanwhile_shows_the_current_name(as_manager,
         "PATCH", "/contacts/v4/labels/custom.vip", json={"label": {"displayName": "VIP club"}}
     )
     html = as_manager.post(
-        url("rename", "custom.vip"), {"display_name": "V.I.P.", "expected_name": "VIP"}, headers=HX
+        url("rename", "custom.vip"),
+        {"display_name": "V.I.P.", "expected_name": "VIP"},
+        headers=HTMX,
     ).content.decode()
     assert "renamed in Wix to “VIP club” meanwhile" in html
     assert wix_label(sandbox, "custom.vip")["displayName"] == "VIP club"
@@ -239,7 +242,9 @@ def test_rename_when_deleted_in_wix_meanwhile_says_so(as_manager, synced, sandbo
     synced()
     sandbox.api("DELETE", "/contacts/v4/labels/custom.vip")
     html = as_manager.post(
-        url("rename", "custom.vip"), {"display_name": "V.I.P.", "expected_name": "VIP"}, headers=HX
+        url("rename", "custom.vip"),
+        {"display_name": "V.I.P.", "expected_name": "VIP"},
+        headers=HTMX,
     ).content.decode()
     assert "“VIP” was deleted in Wix meanwhile" in html
     assert not Label.objects.filter(key="custom.vip").exists()
@@ -251,7 +256,7 @@ def test_rename_with_a_stale_page_changes_nothing(as_manager, synced, sandbox):
     html = as_manager.post(
         url("rename", "custom.vip"),
         {"display_name": "Gold", "expected_name": "Old VIP"},
-        headers=HX,
+        headers=HTMX,
     ).content.decode()
     assert "Someone renamed this label to “VIP”" in html
     assert wix_label(sandbox, "custom.vip")["displayName"] == "VIP"
@@ -261,14 +266,14 @@ def test_system_labels_cannot_be_renamed_or_deleted(as_manager, synced, sandbox)
     synced()
     key = "contacts.customers"
     html = as_manager.post(
-        url("rename", key), {"display_name": "Buyers", "expected_name": "Customers"}, headers=HX
+        url("rename", key), {"display_name": "Buyers", "expected_name": "Customers"}, headers=HTMX
     ).content.decode()
     assert "is a system label" in html
-    html = as_manager.post(url("remove", key), {"expected_name": "Customers"}, headers=HX)
+    html = as_manager.post(url("remove", key), {"expected_name": "Customers"}, headers=HTMX)
     assert "is a system label" in html.content.decode()
     assert wix_label(sandbox, key)["displayName"] == "Customers"
     assert Label.objects.filter(key=key, display_name="Customers").exists()
-    edit = as_manager.get(url("edit", key), headers=HX).content.decode()
+    edit = as_manager.get(url("edit", key), headers=HTMX).content.decode()
     assert "cannot be renamed" in edit
     assert 'name="display_name"' not in edit
 
@@ -277,7 +282,7 @@ def test_system_labels_cannot_be_renamed_or_deleted(as_manager, synced, sandbox)
 def test_rename_refuses_bad_names(as_manager, synced, sandbox, name):
     synced()
     html = as_manager.post(
-        url("rename", "custom.vip"), {"display_name": name, "expected_name": "VIP"}, headers=HX
+        url("rename", "custom.vip"), {"display_name": name, "expected_name": "VIP"}, headers=HTMX
     ).content.decode()
     assert 'class="errorlist"' in html
     assert wix_label(sandbox, "custom.vip")["displayName"] == "VIP"
@@ -298,7 +303,7 @@ def test_rename_refuses_bad_names(as_manager, synced, sandbox, name):
 )
 def test_unknown_key_is_a_plain_404(as_manager, wix_settings, name, method):
     response = getattr(as_manager, method)(
-        url(name, "custom.nope"), {"display_name": "x", "expected_name": "x"}, headers=HX
+        url(name, "custom.nope"), {"display_name": "x", "expected_name": "x"}, headers=HTMX
     )
     assert response.status_code == 404
     assert "There is no label with key “custom.nope” any more" in response.content.decode()
@@ -310,7 +315,7 @@ def test_unknown_key_is_a_plain_404(as_manager, wix_settings, name, method):
 def test_delete_confirmation_states_how_many_contacts_lose_it(as_manager, synced):
     wix = synced()
     n = sum("custom.lead" in c["labelKeys"] for c in wix["contacts"])
-    html = as_manager.get(url("delete_confirm", "custom.lead"), headers=HX).content.decode()
+    html = as_manager.get(url("delete_confirm", "custom.lead"), headers=HTMX).content.decode()
     assert f"{n} contacts will lose this label" in html
 
 
@@ -319,7 +324,9 @@ def test_delete_then_undo_restores_to_exactly_those_contacts(
 ):
     synced()
     had = wix_contacts_with(sandbox, "custom.lead")
-    response = as_manager.post(url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HX)
+    response = as_manager.post(
+        url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HTMX
+    )
     assert "labelsChanged" in response["HX-Trigger"]
     assert f"{len(had)} contacts lost it" in response.content.decode()
     assert wix_label(sandbox, "custom.lead") is None
@@ -328,11 +335,13 @@ def test_delete_then_undo_restores_to_exactly_those_contacts(
     assert set(deletion.contact_ids) == had
     assert deletion.deleted_by == manager
 
-    listing = as_manager.get(url("deletions"), headers=HX).content.decode()
+    listing = as_manager.get(url("deletions"), headers=HTMX).content.decode()
     assert "“Lead”" in listing
     assert "Undo" in listing
 
-    html = as_manager.post(url("undo", deletion.pk), {"place": "row"}, headers=HX).content.decode()
+    html = as_manager.post(
+        url("undo", deletion.pk), {"place": "row"}, headers=HTMX
+    ).content.decode()
     deletion.refresh_from_db()
     assert deletion.restored_key
     assert deletion.restored_key != "custom.lead"
@@ -343,24 +352,24 @@ def test_delete_then_undo_restores_to_exactly_those_contacts(
     restored = Label.objects.get(key=deletion.restored_key)
     assert set(restored.contacts.values_list("wix_id", flat=True)) == had
 
-    again = as_manager.post(url("undo", deletion.pk), headers=HX).content.decode()
+    again = as_manager.post(url("undo", deletion.pk), headers=HTMX).content.decode()
     assert "already been restored" in again
 
 
 def test_undo_is_refused_after_the_window(as_manager, synced, sandbox, settings):
     synced()
     settings.LABEL_UNDO_SECONDS = 0
-    as_manager.post(url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HX)
+    as_manager.post(url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HTMX)
     deletion = LabelDeletion.objects.get()
-    html = as_manager.post(url("undo", deletion.pk), headers=HX).content.decode()
+    html = as_manager.post(url("undo", deletion.pk), headers=HTMX).content.decode()
     assert "too late" in html
     assert all(lb["displayName"] != "Lead" for lb in sandbox.dump()["labels"])
 
 
 def test_double_delete_is_harmless(as_manager, synced, sandbox):
     synced()
-    as_manager.post(url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HX)
-    second = as_manager.post(url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HX)
+    as_manager.post(url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HTMX)
+    second = as_manager.post(url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HTMX)
     assert second.status_code == 404
     assert LabelDeletion.objects.count() == 1
 
@@ -369,7 +378,7 @@ def test_delete_when_wix_is_down_changes_nothing(as_manager, synced, sandbox):
     synced()
     sandbox.set_faults("503=1.0")
     html = as_manager.post(
-        url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HX
+        url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HTMX
     ).content.decode()
     sandbox.set_faults("")
     assert 'class="errornote"' in html
@@ -389,7 +398,7 @@ def test_merge_preview_counts_contacts_that_gain_the_target(as_manager, synced, 
     html = as_manager.get(
         url("merge_preview"),
         {"source": ["custom.vip", "custom.lead"], "target": "custom.vip"},
-        headers=HX,
+        headers=HTMX,
     ).content.decode()
     gained = len(lead - vip)
     assert f"{gained} contact{'s' if gained != 1 else ''}</strong> will gain “VIP”" in html
@@ -400,7 +409,9 @@ def test_merge_runs_as_a_job_and_can_be_undone(as_manager, synced, sandbox, run_
     vip = {c["id"] for c in wix["contacts"] if "custom.vip" in c["labelKeys"]}
     lead = {c["id"] for c in wix["contacts"] if "custom.lead" in c["labelKeys"]}
     html = as_manager.post(
-        url("merge"), {"source": ["custom.vip", "custom.lead"], "target": "custom.vip"}, headers=HX
+        url("merge"),
+        {"source": ["custom.vip", "custom.lead"], "target": "custom.vip"},
+        headers=HTMX,
     ).content.decode()
     assert "Merge started" in html
     assert "job-progress" in html
@@ -410,7 +421,7 @@ def test_merge_runs_as_a_job_and_can_be_undone(as_manager, synced, sandbox, run_
     assert not Label.objects.filter(key="custom.lead").exists()
 
     deletion = LabelDeletion.objects.get(key="custom.lead")
-    as_manager.post(url("undo", deletion.pk), headers=HX)
+    as_manager.post(url("undo", deletion.pk), headers=HTMX)
     run_label_jobs()
     deletion.refresh_from_db()
     assert wix_contacts_with(sandbox, deletion.restored_key) == lead
@@ -422,7 +433,7 @@ def test_merge_refuses_to_merge_a_system_label_away(as_manager, synced, sandbox)
     html = as_manager.post(
         url("merge"),
         {"source": ["contacts.customers", "custom.lead"], "target": "custom.lead"},
-        headers=HX,
+        headers=HTMX,
     ).content.decode()
     assert "cannot be merged away" in html
     assert wix_label(sandbox, "contacts.customers") is not None
@@ -431,7 +442,7 @@ def test_merge_refuses_to_merge_a_system_label_away(as_manager, synced, sandbox)
 
 def test_merge_needs_two_labels(as_manager, synced):
     synced()
-    html = as_manager.post(url("merge"), {"source": ["custom.lead"]}, headers=HX).content.decode()
+    html = as_manager.post(url("merge"), {"source": ["custom.lead"]}, headers=HTMX).content.decode()
     assert "Tick at least two labels" in html
 
 
@@ -459,7 +470,7 @@ def test_each_endpoint_needs_its_permission(
     synced()
     from django.contrib.auth.models import Permission
 
-    user = User.objects.create_user("nearly", password="pw", is_staff=True)
+    user = make_user("nearly")
     everything = Permission.objects.filter(content_type__app_label="labels")
     # Seeing labels takes view_label or change_label (the admin's rule).
     missing = ["view_label", "change_label"] if perm == "view_label" else [perm]
@@ -470,7 +481,7 @@ def test_each_endpoint_needs_its_permission(
         "expected_name": "VIP",
         "source": ["custom.vip", "custom.lead"],
     }
-    response = getattr(client, method)(url(name, *args), data, headers=HX)
+    response = getattr(client, method)(url(name, *args), data, headers=HTMX)
     assert response.status_code == 403
     assert wix_label(sandbox, "custom.vip")["displayName"] == "VIP"
     assert all(lb["displayName"] != "Hacked" for lb in sandbox.dump()["labels"])
@@ -478,7 +489,7 @@ def test_each_endpoint_needs_its_permission(
 
 @pytest.mark.parametrize(("method", "name", "args", "perm"), ENDPOINTS)
 def test_anonymous_goes_to_login(client, db, method, name, args, perm):
-    response = getattr(client, method)(url(name, *args), headers=HX)
+    response = getattr(client, method)(url(name, *args), headers=HTMX)
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]
 
@@ -494,7 +505,7 @@ def test_marketing_sees_no_rename_or_delete_controls_and_gets_403(
     assert "Delete “VIP”" not in html
     assert 'id="label-merge"' not in html
     response = client.post(
-        url("rename", "custom.vip"), {"display_name": "Mine", "expected_name": "VIP"}, headers=HX
+        url("rename", "custom.vip"), {"display_name": "Mine", "expected_name": "VIP"}, headers=HTMX
     )
     assert response.status_code == 403
     assert client.post(url("remove", "custom.vip"), {"expected_name": "VIP"}).status_code == 403

@@ -1,9 +1,11 @@
+"""The sync in the admin: "Sync now", its progress partial, the last run on the index."""
+
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from sync.models import SyncRun
 from sync.service import sync_run_start
+from tests.fixtures.users import HTMX, make_user
 from tests.fixtures.waiting import wait_until
 from wixcache.models import Contact
 
@@ -12,9 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff(db):
-    user = User.objects.create_user("viewer", password="pw", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_syncrun"))
-    return user
+    return make_user("viewer", "sync.view_syncrun")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -69,14 +69,14 @@ def test_progress_partial_polls_while_running_and_stops_after(client, staff):
     SyncRun.objects.filter(pk=run.pk).update(contacts_seen=250, contacts_total=1000, pages=1)
     url = reverse("admin:sync_syncrun_progress", args=[run.pk])
 
-    running = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    running = client.get(url, headers=HTMX).content.decode()
     assert running.strip().startswith('<div id="sync-progress"')
     assert 'hx-trigger="every 1s"' in running
     assert 'value="25"' in running
     assert "250 of 1000 contacts read" in running
 
     SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.SUCCEEDED)
-    finished = client.get(url, headers={"HX-Request": "true"})
+    finished = client.get(url, headers=HTMX)
     assert finished["HX-Refresh"] == "true"  # the whole page shows the final state
     done = client.get(url).content.decode()
     assert "hx-trigger" not in done
@@ -84,7 +84,7 @@ def test_progress_partial_polls_while_running_and_stops_after(client, staff):
 
 
 def test_progress_partial_checks_permission(client, db):
-    user = User.objects.create_user("nobody", password="pw", is_staff=True)
+    user = make_user("nobody")
     client.force_login(user)
     run = sync_run_start(kind=SyncRun.Kind.FULL)
     response = client.get(reverse("admin:sync_syncrun_progress", args=[run.pk]))

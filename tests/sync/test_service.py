@@ -1,3 +1,5 @@
+"""The sync against the sandbox: full and incremental runs, resuming, faults, query counts."""
+
 import itertools
 import socket
 import subprocess
