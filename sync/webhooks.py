@@ -19,7 +19,13 @@ from labelsite.wix.webhooks import WixEvent, decode_event
 from sync.models import WebhookEvent
 from sync.tasks import labels_pull_for_contacts
 from wixcache.models import Contact, Label
-from wixcache.store import LabelsReplaced, contacts_store, label_store, labels_delete
+from wixcache.store import (
+    LabelsReplaced,
+    contacts_delete,
+    contacts_store,
+    label_store,
+    labels_delete,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +81,8 @@ def _apply_label(event: WixEvent) -> str:
 
 def _apply_contact(event: WixEvent) -> str:
     if event.is_deletion:
-        deleted, _ = Contact.objects.filter(wix_id=event.entity_id).delete()
-        return "contact deleted" if deleted else "contact already gone"
+        gone = list(Contact.objects.filter(wix_id=event.entity_id).values_list("pk", flat=True))
+        return "contact deleted" if contacts_delete(gone) else "contact already gone"
     contact = event.entity
     if not isinstance(contact, WixContact) or _deleted_later(event):
         return "ignored: contact deleted later"

@@ -100,6 +100,7 @@ def labels_replace(records: Iterable[WixLabel]) -> LabelsReplaced:
     result = LabelsReplaced()
     touched: list[Label] = []  # only Wix's updated date moved: written, not reported
     with transaction.atomic(savepoint=False):
+        memberships_write_lock()  # it may delete labels (and memberships): the one lock order
         local = {label.key: label for label in Label.objects.all()}
         for key, record in remote.items():
             values = _label_values(record)
@@ -131,17 +132,35 @@ def labels_replace(records: Iterable[WixLabel]) -> LabelsReplaced:
     return result
 
 
+def memberships_write_lock() -> None:
+    """Every transaction that writes memberships takes this first, then label rows, then
+    membership rows: one order, so that two writers never wait for each other in a circle.
+
+    On PostgreSQL it is the segment-version row (contacts migration 0003), which every such
+    transaction updates anyway through the triggers, only later: a sync page that drops a
+    membership a bulk job is dropping too would otherwise hold the version row while waiting
+    for the job's membership row, and the job the other way round. SQLite runs one writer at a
+    time and needs nothing.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM contacts_segment_version WHERE id = 1 FOR UPDATE")
+
+
 def labels_delete(pks: Sequence[int]) -> None:
     """Delete labels and their memberships. The rows are locked first (label rows before
     membership writes, as everywhere), so that no sync page or job adds a membership meanwhile."""
     with transaction.atomic(savepoint=False):
+        memberships_write_lock()
         list(Label.objects.select_for_update().filter(pk__in=pks).order_by("pk"))
         Label.objects.filter(pk__in=pks).delete()
 
 
 def label_ids_locked(keys: Iterable[str]) -> dict[str, int]:
     """key -> pk of the cached labels among `keys`, locked until the transaction ends: a label
-    deleted here meanwhile is then either gone (and gets no memberships) or waits for us."""
+    deleted here meanwhile is then either gone (and gets no memberships) or waits for us.
+    Takes the memberships write lock first (see `memberships_write_lock`)."""
+    memberships_write_lock()
     return dict(
         Label.objects.select_for_update()
         .filter(key__in=set(keys))
@@ -351,6 +370,7 @@ def _memberships_set(
 
 def contacts_delete(pks: Sequence[int]) -> int:
     """Delete cached contacts (gone from Wix) and their memberships."""
+    memberships_write_lock()
     for start in range(0, len(pks), DELETE_BATCH):
         batch = pks[start : start + DELETE_BATCH]
         ContactLabel.objects.filter(contact_id__in=batch).delete()

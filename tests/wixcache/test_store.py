@@ -355,3 +355,20 @@ def test_memberships_add_skips_what_exists_and_remove_removes():
 
     memberships_remove(contact_pks=[pks["c1"]], label_pks=[a.pk])
     assert memberships() == {"c1": {"custom.b"}, "c2": {"custom.a", "custom.b"}}
+
+
+def test_every_membership_writer_takes_the_one_lock_first():
+    """Version row, then labels, then memberships: the order that keeps a sync page and a bulk
+    job from deadlocking on PostgreSQL (SQLite runs one writer at a time and takes none)."""
+    label = label_store(wix_label("custom.a", "A")).label
+    writers = {
+        "contacts_store": lambda: contacts_store([wix_contact("c1", 1, ("custom.a",))]),
+        "labels_replace": lambda: labels_replace([wix_label("custom.a", "A")]),
+        "labels_delete": lambda: labels_delete([label.pk]),
+    }
+    for name, write in writers.items():
+        with CaptureQueriesContext(connection) as queries:
+            write()
+        first = next(q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"])
+        locked = "contacts_segment_version" in first and "FOR UPDATE" in first
+        assert locked == (connection.vendor == "postgresql"), name
