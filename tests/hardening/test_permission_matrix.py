@@ -103,6 +103,9 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     # --- label jobs
     "admin/labels/labeljob/": VIEWERS,
     "admin/labels/labeljob/<int:job_id>/progress/": row(GET_VIEW, NO_POST),
+    # the job's requester (here the superuser) or a label manager
+    "admin/labels/labeljob/<int:job_id>/retry/": row(NO_GET, WITH_LABEL_CHANGE),
+    "admin/labels/labeljob/<int:job_id>/look-again/": row(NO_GET, WITH_LABEL_CHANGE),
     "admin/labels/labeljob/add/": CLOSED,
     "admin/labels/labeljob/<path:object_id>/history/": VIEWERS,
     "admin/labels/labeljob/<path:object_id>/delete/": CLOSED,
