@@ -17,12 +17,13 @@ from labels.models import LabelJob
 from labels.tasks import label_job_start
 from labelsite.wix import WixClient
 from labelsite.wix.records import WixContact
+from wixcache.budget import site_client
 from wixcache.models import Contact, Label
 from wixcache.store import contacts_store, label_store
 
 
 def _wix(client: WixClient | None):
-    return contextlib.nullcontext(client) if client else WixClient.from_settings()
+    return contextlib.nullcontext(client) if client else site_client(interactive=True)
 
 
 def _write_back(contact: Contact, record: WixContact) -> Contact:

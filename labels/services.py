@@ -20,7 +20,8 @@ from labels.history import label_log, sync_user
 from labels.models import LabelDeletion, LabelJob
 from labels.selectors import label_contact_ids, label_merge_gainers, undo_seconds
 from labels.tasks import label_job_start, run_label_job
-from labelsite.wix import WixClient, WixConflict, WixNotFound
+from labelsite.wix import WixConflict, WixNotFound
+from wixcache.budget import site_client
 from wixcache.models import Contact, ContactLabel, Label
 from wixcache.store import label_store, labels_delete
 
@@ -113,7 +114,7 @@ def _refuse_system(label: Label, action: str) -> None:
 def label_create(*, display_name: str, user) -> tuple[Label, bool]:
     """Wix's find-or-create; returns (label, created). An exact match is returned, not made."""
     name = clean_display_name(display_name)
-    with WixClient.from_settings() as client:
+    with site_client(interactive=True) as client:
         record, created = client.find_or_create_label(name)
     with transaction.atomic():
         label = label_store(record).label
@@ -140,7 +141,7 @@ def label_rename(*, label: Label, display_name: str, expected_name: str, user) -
         )
     if name == label.display_name:
         return label
-    with WixClient.from_settings() as client:
+    with site_client(interactive=True) as client:
         try:
             current = client.get_label(label.key)
             if current.display_name != expected_name:
@@ -190,7 +191,7 @@ def label_delete(*, label: Label, expected_name: str, user) -> LabelDeletion:
             label=label,
         )
     contact_ids = label_contact_ids(label=label)
-    with WixClient.from_settings() as client, contextlib.suppress(WixNotFound):
+    with site_client(interactive=True) as client, contextlib.suppress(WixNotFound):
         # Already gone from Wix: the cache follows, and undo still works.
         client.delete_label(label.key)
     with transaction.atomic():
@@ -293,7 +294,7 @@ def label_deletion_undo(*, deletion: LabelDeletion, user) -> UndoResult:
             raise LabelError("The merge is still running; undo it once it has finished.")
         group = list(LabelDeletion.objects.filter(merge_job=merge_job, restored_at__isnull=True))
     result = UndoResult()
-    with WixClient.from_settings() as client:
+    with site_client(interactive=True) as client:
         for item in group:
             record, _created = client.find_or_create_label(item.display_name)
             with transaction.atomic():

@@ -141,7 +141,10 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 WIX_API_BASE_URL = env.str("WIX_API_BASE_URL", default="https://www.wixapis.com")
 WIX_API_KEY = env.str("WIX_API_KEY", default="")
 WIX_SITE_ID = env.str("WIX_SITE_ID", default="")
+# The site's budget, shared by every process on every machine (kept in the database).
 WIX_MAX_REQUESTS_PER_MINUTE = env.int("WIX_MAX_REQUESTS_PER_MINUTE", default=200)
+# Of that budget, what background work (syncs, bulk job polls) leaves for people's clicks.
+WIX_INTERACTIVE_RESERVE = env.int("WIX_INTERACTIVE_RESERVE", default=40)
 WIX_CONNECT_TIMEOUT = env.float("WIX_CONNECT_TIMEOUT", default=5.0)
 WIX_READ_TIMEOUT = env.float("WIX_READ_TIMEOUT", default=30.0)
 WIX_MAX_RETRIES = env.int("WIX_MAX_RETRIES", default=5)

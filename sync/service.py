@@ -26,6 +26,7 @@ from labels.history import labels_log_wix_changes
 from labelsite.wix import WixClient, WixError, WixNotFound
 from labelsite.wix.records import ContactWalkPage, wix_datetime
 from sync.models import SyncDeletion, SyncRun
+from wixcache.budget import site_client
 from wixcache.models import Contact, ContactLabel, Label
 from wixcache.store import LabelsReplaced, contacts_delete, contacts_store, labels_replace
 
@@ -411,7 +412,7 @@ def sync_wix(
     """Start and run a sync in this process (the command line and the background task use it)."""
     run = sync_run_start(kind=kind, requested_by=requested_by, allow_mass_delete=allow_mass_delete)
     own_client = client is None
-    client = client or WixClient.from_settings()
+    client = client or site_client(interactive=False)
     try:
         return sync_run_execute(run, client=client, on_progress=on_progress)
     finally:

@@ -7,7 +7,6 @@ from django.tasks import TaskResultStatus, task
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from labelsite.wix import WixClient
 from sync.models import SyncRun
 from sync.service import (
     SyncAlreadyRunning,
@@ -17,6 +16,7 @@ from sync.service import (
     sync_run_start,
     sync_wix,
 )
+from wixcache.budget import site_client
 from wixcache.store import contacts_store
 
 
@@ -36,7 +36,7 @@ def run_sync(run_id: int) -> str:
     run = SyncRun.objects.get(pk=run_id)
     if run.status != SyncRun.Status.RUNNING:
         return f"Sync #{run_id} was already {run.get_status_display().lower()}."
-    with WixClient.from_settings() as client:
+    with site_client(interactive=False) as client:
         try:
             sync_run_execute(run, client=client)
         except SyncFailed as error:
@@ -76,7 +76,7 @@ def periodic_sync_schedule(*, force: bool = False) -> bool:
 def labels_pull_for_contacts(contact_ids: list[str]) -> str:
     """Pull labels (a webhook met a label key the cache does not know), then store these
     contacts again as Wix has them now, with their new labels."""
-    with WixClient.from_settings() as client:
+    with site_client(interactive=False) as client:
         pulled = labels_pull(client=client)
         found = client.find_contacts(contact_ids)
     contacts_store(list(found.values()), again=True)

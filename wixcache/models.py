@@ -84,3 +84,17 @@ class ContactLabel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} has {self.label_id}"
+
+
+class WixRequest(models.Model):
+    """One request sent to Wix for this site in the last minute: the site's rate budget, shared
+    by every process on every machine (see `wixcache.budget`)."""
+
+    at = models.FloatField(db_index=True)  # seconds since the epoch, by the database's clock
+    interactive = models.BooleanField(default=False)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{'person' if self.interactive else 'background'} request at {self.at:.3f}"

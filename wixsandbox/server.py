@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import traceback
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -57,12 +57,21 @@ class App:
             self.requests = 0
             self.by_status: Counter[str] = Counter()
             self.by_route: Counter[str] = Counter()
+            # Arrivals in the last 60 s, and the most there ever were: how close callers came
+            # to the site's budget, whatever the rate limit is set to.
+            self._recent: deque[float] = deque()
+            self.busiest_minute = 0
 
     def count(self, route: str, status: str) -> None:
+        now = time.monotonic()
         with self._stats_lock:
             self.requests += 1
             self.by_status[status] += 1
             self.by_route[route] += 1
+            self._recent.append(now)
+            while self._recent[0] <= now - 60:
+                self._recent.popleft()
+            self.busiest_minute = max(self.busiest_minute, len(self._recent))
 
     def stats(self) -> dict:
         with self._stats_lock:
@@ -70,6 +79,7 @@ class App:
                 "requests": self.requests,
                 "byStatus": dict(self.by_status),
                 "byRoute": dict(self.by_route),
+                "busiestMinute": self.busiest_minute,
             }
 
     def reseed(self, contacts: int, labels: int, seed_value: int) -> None:

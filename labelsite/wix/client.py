@@ -110,6 +110,7 @@ class WixClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         session: requests.Session | None = None,
+        pacer: Pacer | None = None,
         sleep: Callable[[float], object] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -130,7 +131,8 @@ class WixClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.timeout = (connect_timeout, read_timeout)
-        self.pacer = Pacer(max_requests_per_minute, clock=clock, sleep=sleep)
+        # Anything with `wait()`: this process's own pace, or the site's shared budget.
+        self.pacer = pacer or Pacer(max_requests_per_minute, clock=clock, sleep=sleep)
         self.request_count = 0
         self.retry_count = 0
         self._sleep = sleep
