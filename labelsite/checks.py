@@ -11,10 +11,12 @@ from labelsite.wix import WixConfig, WixConfigurationError
 
 @register()
 def wix_settings_check(app_configs, **kwargs) -> list:
-    if not getattr(settings, "WIX_API_KEY", "") and not getattr(settings, "WIX_SITE_ID", ""):
+    configured = ("WIX_API_KEY", "WIX_SITE_ID", "WIX_APP_ID", "WIX_APP_SECRET")
+    if not any(getattr(settings, name, "") for name in configured):
         return [
             Warning(
-                "WIX_API_KEY and WIX_SITE_ID are not set: labelsite cannot reach Wix.",
+                "Neither WIX_API_KEY and WIX_SITE_ID nor a Wix app (WIX_APP_ID, WIX_APP_SECRET, "
+                "WIX_APP_INSTANCE_ID) are set: labelsite cannot reach Wix.",
                 hint="Set them in the environment or .env (see README's configuration table).",
                 id="labelsite.W001",
             )

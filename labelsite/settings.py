@@ -151,8 +151,10 @@ WIX_MAX_RETRIES = env.int("WIX_MAX_RETRIES", default=5)
 # Retries wait a random time up to BASE * 2^attempt seconds, never more than CAP.
 WIX_BACKOFF_BASE = env.float("WIX_BACKOFF_BASE", default=0.5)
 WIX_BACKOFF_CAP = env.float("WIX_BACKOFF_CAP", default=30.0)
-# The app instance id of this site when labelsite runs as a Wix app: webhooks carrying another
-# instance id (the same app on another site) are ignored.
+# Or labelsite as a Wix app: its id and secret (OAuth client credentials) and this site's app
+# instance id. Webhooks carrying another instance id (the app on another site) are ignored.
+WIX_APP_ID = env.str("WIX_APP_ID", default="")
+WIX_APP_SECRET = env.str("WIX_APP_SECRET", default="")
 WIX_APP_INSTANCE_ID = env.str("WIX_APP_INSTANCE_ID", default="")
 # Wix signs webhooks (RS256 JWT); the public key as PEM text, or the path of a PEM file.
 WIX_WEBHOOK_PUBLIC_KEY = env.str("WIX_WEBHOOK_PUBLIC_KEY", default="", multiline=True)

@@ -33,6 +33,7 @@ control API (no auth, never rate-limited or faulted), all JSON:
   GET  /_sandbox/dump                 every label and every contact's id/revision/labelKeys
   POST /_sandbox/webhooks/url         {"url": "http://..." | null}
   POST /_sandbox/webhooks/flush       wait for pending deliveries (10 s)
+  POST /_sandbox/tokens/revoke        every OAuth access token stops working (as on expiry)
   GET  /_sandbox/webhook-public-key   PEM text, to verify webhook JWTs
   POST /_sandbox/bulk-jobs/pace       {"itemsPerSecond": n}  (0 = unpaced)
 
@@ -60,6 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     auth = parser.add_argument_group("auth")
     auth.add_argument("--api-key", default="sandbox-api-key", help="default %(default)s")
     auth.add_argument("--site-id", default="sandbox-site-id", help="default %(default)s")
+    auth.add_argument(
+        "--app-id", default="sandbox-app-id", help="a Wix app's id, for OAuth (%(default)s)"
+    )
+    auth.add_argument("--app-secret", default="sandbox-app-secret", help="its secret (%(default)s)")
+    auth.add_argument(
+        "--token-lifetime",
+        type=int,
+        default=14400,
+        help="seconds an access token from POST /oauth2/token lives (default %(default)s)",
+    )
     data = parser.add_argument_group("data")
     data.add_argument("--contacts", type=int, default=0, help="seed N contacts (default 0)")
     data.add_argument(
@@ -144,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         store=store,
         api_key=args.api_key,
         site_id=args.site_id,
+        app_id=args.app_id,
+        app_secret=args.app_secret,
+        instance_id=args.instance_id,
+        token_lifetime=args.token_lifetime,
         rate_limit=SlidingWindow(args.rate_limit),
         faults=faults,
         jobs=BulkJobs(store, args.bulk_items_per_second),

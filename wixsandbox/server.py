@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +36,10 @@ class App:
         store: Store,
         api_key: str,
         site_id: str,
+        app_id: str,
+        app_secret: str,
+        instance_id: str,
+        token_lifetime: int,
         rate_limit: SlidingWindow,
         faults: Faults,
         jobs: BulkJobs,
@@ -43,6 +48,10 @@ class App:
     ):
         self.store = store
         self.api_key = api_key
+        self.app_id, self.app_secret, self.instance_id = app_id, app_secret, instance_id
+        self.token_lifetime = token_lifetime
+        self.tokens: dict[str, float] = {}  # access token -> when it expires (monotonic)
+        self._tokens_lock = threading.Lock()
         self.site_id = site_id
         self.rate_limit = rate_limit
         self.faults = faults
@@ -208,7 +217,30 @@ def get_bulk_job(app: App, request: Request) -> bytes:
 
 Handler = Callable[[App, Request], bytes]
 
+
+def create_access_token(app: App, request: Request) -> bytes:
+    """OAuth client credentials ("Create Access Token"): a token for the one app instance."""
+    body = request.body
+    if body.get("grant_type") != "client_credentials":
+        raise invalid("grant_type", "must be client_credentials", "OTHER")
+    wanted = (app.app_id, app.app_secret, app.instance_id)
+    if (body.get("client_id"), body.get("client_secret"), body.get("instance_id")) != wanted:
+        raise app_error(401, "UNAUTHENTICATED", "Unknown app, wrong secret or unknown instance")
+    token = f"sandbox-token-{uuid.uuid4()}"
+    with app._tokens_lock:
+        app.tokens[token] = time.monotonic() + app.token_lifetime
+    return _json({"access_token": token, "token_type": "Bearer", "expires_in": app.token_lifetime})
+
+
+def _valid_token(app: App, value: str | None) -> bool:
+    with app._tokens_lock:
+        expires = app.tokens.get(value or "")
+    return expires is not None and expires > time.monotonic()
+
+
+TOKEN_PATH = "/oauth2/token"
 ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    (TOKEN_PATH, {"POST": create_access_token}),
     ("/contacts/v4/labels", {"GET": list_labels, "POST": find_or_create_label}),
     ("/contacts/v4/labels/query", {"POST": query_labels}),
     (
@@ -259,9 +291,14 @@ def match(method: str, path: str) -> tuple[Handler, dict]:
     return handler, params
 
 
-def authenticate(app: App, headers) -> None:
-    if headers.get("Authorization") != app.api_key:
-        raise app_error(401, "UNAUTHENTICATED", "Missing or invalid API key")
+def authenticate(app: App, headers, path: str) -> None:
+    if path == TOKEN_PATH:
+        return  # the credentials are in the body
+    token = headers.get("Authorization")
+    if _valid_token(app, token):
+        return  # an app's access token names its site already
+    if token != app.api_key:
+        raise app_error(401, "UNAUTHENTICATED", "Missing or invalid API key or access token")
     site, account = headers.get("wix-site-id"), headers.get("wix-account-id")
     if site is not None and account is not None:
         raise app_error(400, "INVALID_ARGUMENT", "Send wix-site-id or wix-account-id, not both")
@@ -309,6 +346,11 @@ def _control(app: App, method: str, path: str, body: dict) -> tuple[int, bytes, 
         return 200, _json({"perMinute": app.rate_limit.per_minute}), "application/json"
     if route == ("GET", "stats"):
         return 200, _json(app.stats()), "application/json"
+    if route == ("POST", "tokens/revoke"):
+        with app._tokens_lock:
+            revoked = len(app.tokens)
+            app.tokens.clear()
+        return 200, _json({"revoked": revoked}), "application/json"
     if route == ("POST", "stats/reset"):
         app.reset_stats()
         return 200, _json(app.stats()), "application/json"
@@ -414,7 +456,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 if fault.outcome is not None:
                     raise ApiError(int(fault.outcome), None)
             handler, params = match(method, path)
-            authenticate(app, self.headers)
+            authenticate(app, self.headers, path)
             body = parse_body(raw)
             request = Request(params, parse_qs(query, keep_blank_values=True), body)
             status, data, headers = 200, handler(app, request), {}

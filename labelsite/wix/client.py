@@ -50,6 +50,8 @@ USER_AGENT = "labelsite/0.1"
 LABELS = "/contacts/v4/labels"
 CONTACTS = "/contacts/v4/contacts"
 BULK = "/contacts/v4/bulk"
+OAUTH = "/oauth2/token"  # Wix's "Create Access Token" (OAuth client credentials)
+TOKEN_RENEW_BEFORE_SECONDS = 300  # renew an access token this long before it expires
 MAX_QUERY_PAGE = 1000
 # Ids per `$in` filter. Wix documents no limit; a long list is one request too many to lose.
 MAX_IN_LIST = 100
@@ -94,6 +96,14 @@ class _OneJob(Record):
     job: BulkJob
 
 
+class _AccessToken(Record, rename=None):
+    """Create Access Token's answer (OAuth names, not camelCase). Its exact shape is UNCONFIRMED:
+    see docs/wix-contract.md."""
+
+    access_token: str
+    expires_in: float = 4 * 3600
+
+
 class WixClient:
     """A client for one Wix site. Thread-safe as far as pacing and counters go."""
 
@@ -101,8 +111,11 @@ class WixClient:
         self,
         *,
         base_url: str,
-        api_key: str,
-        site_id: str,
+        api_key: str = "",
+        site_id: str = "",
+        app_id: str = "",
+        app_secret: str = "",
+        app_instance_id: str = "",
         max_requests_per_minute: int = 200,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
@@ -119,6 +132,9 @@ class WixClient:
             base_url=base_url,
             api_key=api_key,
             site_id=site_id,
+            app_id=app_id,
+            app_secret=app_secret,
+            app_instance_id=app_instance_id,
             max_requests_per_minute=max_requests_per_minute,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
@@ -141,14 +157,13 @@ class WixClient:
         self._counter_lock = threading.Lock()
         self._owns_session = session is None
         self.session = session or requests.Session()
-        self.session.headers.update(
-            {
-                "Authorization": api_key,
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-                "wix-site-id": site_id,
-            }
-        )
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        if site_id:
+            self.session.headers["wix-site-id"] = site_id
+        # An API key as it is, or a Wix app's access token, made and renewed as needed.
+        self._token: str = "" if self.config.app_mode else api_key
+        self._token_expires = float("inf")
+        self._token_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> Self:
@@ -156,7 +171,12 @@ class WixClient:
         return cls(**{**asdict(WixConfig.from_settings()), **overrides})
 
     def __repr__(self) -> str:
-        return f"WixClient(base_url={self.base_url!r}, site_id={self.config.site_id!r})"
+        who = (
+            f"app_instance_id={self.config.app_instance_id!r}"
+            if self.config.app_mode
+            else f"site_id={self.config.site_id!r}"
+        )
+        return f"WixClient(base_url={self.base_url!r}, {who})"
 
     __str__ = __repr__
 
@@ -370,23 +390,27 @@ class WixClient:
         gone_is_done: bool = False,
         answer: type[T] | None = None,
         decode: Callable[[bytes], T] | None = None,
+        authorized: bool = True,
     ) -> T | None:
         """Send one request (with pacing and retries) and decode Wix's answer into `answer`.
 
         Every call labelsite makes is safe to repeat, so every failure that may be passing is
-        retried: find-or-create finds, label changes and deletes converge, reads read.
+        retried: find-or-create finds, label changes and deletes converge, reads read. A Wix
+        app's access token that Wix no longer takes (401) is renewed once.
         """
         url = self.base_url + path
         attempt = 0
+        renewed = False
         while True:
             attempt += 1
+            headers = {"Authorization": self._authorization()} if authorized else {}
             self.pacer.wait()
             with self._counter_lock:
                 self.request_count += 1
             started = self._clock()
             try:
                 response = self.session.request(
-                    method, url, json=json, params=params, timeout=self.timeout
+                    method, url, json=json, params=params, headers=headers, timeout=self.timeout
                 )
             except _NETWORK_ERRORS as exc:
                 reason = _network_reason(exc)
@@ -422,11 +446,41 @@ class WixClient:
             if status == 404 and gone_is_done and attempt > 1:
                 # An earlier attempt deleted it and only its answer was lost.
                 return None
+            if status == 401 and authorized and self.config.app_mode and not renewed:
+                renewed = True  # the token expired early or was revoked: a fresh one, once
+                self._forget_token()
+                continue
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if (status == 429 or status >= 500) and self._may_retry(attempt):
                 self._pause(attempt, method, path, f"HTTP {status}", retry_after)
                 continue
             raise self._error(response, method, path, retry_after)
+
+    # --- Access tokens (Wix app mode) --------------------------------------------------------
+
+    def _authorization(self) -> str:
+        with self._token_lock:
+            if self._token and self._clock() < self._token_expires - TOKEN_RENEW_BEFORE_SECONDS:
+                return self._token
+            token = self._request(
+                "POST",
+                OAUTH,
+                json={
+                    "grant_type": "client_credentials",
+                    "client_id": self.config.app_id,
+                    "client_secret": self.config.app_secret,
+                    "instance_id": self.config.app_instance_id,
+                },
+                answer=_AccessToken,
+                authorized=False,
+            )
+            self._token = token.access_token
+            self._token_expires = self._clock() + token.expires_in
+            return self._token
+
+    def _forget_token(self) -> None:
+        with self._token_lock:
+            self._token_expires = 0.0
 
     def _may_retry(self, attempt: int) -> bool:
         return attempt <= self.max_retries
@@ -495,7 +549,10 @@ class WixClient:
         return cls(message, **kwargs)
 
     def _redact(self, text: str) -> str:
-        return text.replace(self.config.api_key, "***")
+        for secret in (self.config.api_key, self.config.app_secret, self._token):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
 
 def _segment(value: str) -> str:

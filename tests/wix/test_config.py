@@ -51,8 +51,23 @@ def test_from_settings_fails_fast_naming_the_setting(overrides, named):
 def test_client_requires_a_site_id():
     with pytest.raises(WixConfigurationError, match="WIX_SITE_ID"):
         WixClient(base_url="http://x", api_key="k", site_id="")
-    with pytest.raises(TypeError):
-        WixClient(base_url="http://x", api_key="k")  # type: ignore[call-arg]
+    with pytest.raises(WixConfigurationError, match="WIX_SITE_ID"):
+        WixClient(base_url="http://x", api_key="k")
+
+
+@pytest.mark.parametrize(
+    ("settings_", "message"),
+    [
+        ({"app_id": "a", "app_secret": "s"}, "WIX_APP_INSTANCE_ID not set"),
+        ({"app_id": "a", "app_instance_id": "i"}, "WIX_APP_SECRET not set"),
+        ({"app_id": "a", "app_secret": "s", "app_instance_id": "i", "api_key": "k"}, "not both"),
+        ({"app_id": "a", "app_secret": "s\n", "app_instance_id": "i"}, "WIX_APP_SECRET contains"),
+    ],
+)
+def test_app_mode_needs_all_three_app_settings(settings_, message):
+    with pytest.raises(WixConfigurationError, match=message) as error:
+        WixConfig(base_url="http://x", **settings_)
+    assert "s\n" not in str(error.value)
 
 
 def test_config_and_client_repr_mask_the_key():
