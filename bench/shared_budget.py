@@ -105,10 +105,10 @@ def main() -> None:
         print(json.dumps(run_role(options.role, options.seconds)))
         return
 
-    from bench.sync import scratch_database  # a fresh database, dropped at the end
+    from bench.sync import scratch_database  # a fresh database (`_bench_sync`), dropped after
     from tests.sandbox import SandboxProcess
 
-    url, drop = scratch_database(os.environ.get("DATABASE_URL"))
+    url, drop = scratch_database(os.environ.get("DATABASE_URL") or None)
     env = {
         **os.environ,
         "DATABASE_URL": url,

@@ -8,8 +8,9 @@ Measures: the fetch-only floor (the same pages fetched and decoded, nothing writ
 into an empty cache (wall time, contacts/s, requests, SQL statements per page), an incremental
 sync after 1% of contacts changed, peak RSS, and a full sync of `--limited-contacts` contacts with
 the sandbox and the client at Wix's real 200 requests/minute against the time that limit alone
-imposes. The database is a scratch one (a temporary SQLite file, or `<name>_bench_sync` on
-PostgreSQL), created and dropped here.
+imposes, and (`bench/shared_budget.py`) four processes sharing the site's budget for
+`--budget-seconds`. The database is a scratch one (a temporary SQLite file, or
+`<name>_bench_sync` on PostgreSQL), created and dropped here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,9 +59,16 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=300)
     parser.add_argument("--limited-contacts", type=int, default=20_000)
     parser.add_argument("--skip-limited", action="store_true")
+    parser.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=90,
+        help="run bench/shared_budget.py (four processes, one site budget) this long; 0 skips",
+    )
     options = parser.parse_args()
 
-    database_url, drop_database = scratch_database(os.environ.get("DATABASE_URL"))
+    given_url = os.environ.get("DATABASE_URL")
+    database_url, drop_database = scratch_database(given_url)
     os.environ.update(
         DATABASE_URL=database_url,
         SECRET_KEY="bench",
@@ -185,6 +194,18 @@ def main() -> None:
             }
     finally:
         drop_database()
+    if options.budget_seconds > 0:
+        # Four processes (a person's clicks, two workers, a sync) against one site budget.
+        script = str(ROOT / "bench" / "shared_budget.py")
+        shared = subprocess.run(
+            [sys.executable, script, "--seconds", str(options.budget_seconds)],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": given_url or ""},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result["four_processes_one_budget"] = json.loads(shared.stdout)
     print(json.dumps(result, indent=2))
 
 

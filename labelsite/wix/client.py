@@ -321,6 +321,13 @@ class WixClient:
             if last:
                 return
 
+    def create_contact(self, info: dict) -> WixContact:
+        """Make a contact (`manage.py wix_check --write` makes a throwaway one)."""
+        return self._request("POST", CONTACTS, json={"info": info}, answer=_OneContact).contact
+
+    def delete_contact(self, contact_id: str) -> None:
+        self._request("DELETE", f"{CONTACTS}/{_segment(contact_id)}", gone_is_done=True)
+
     def find_contacts(self, contact_ids: Iterable[str]) -> dict[str, WixContact | None]:
         """A second look: those of `contact_ids` that Wix still has, by id (None for one that
         Wix has but that cannot be read: it exists all the same)."""

@@ -6,16 +6,23 @@ while more remain (`short_pages`), labels deleted in Wix while a pull pages thro
 (`label_churn`).
 """
 
+import random
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from sync.models import SyncDeletion, SyncRun
 from sync.service import labels_pull, sync_wix
 from tests.fixtures.cache import assert_cache_equals_wix
+from tests.fixtures.database import subprocess_env
+from tests.fixtures.waiting import wait_until
 from wixcache.models import Contact, Label
 
 pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wix_contact_ids(sandbox) -> list[str]:
@@ -156,3 +163,48 @@ def test_the_command_refuses_mass_delete_without_full(db):
 
     with pytest.raises(CommandError, match="goes with --full"):
         call_command("sync_wix", "--allow-mass-delete")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sync_killed_at_random_pages_under_short_pages_deletes_nothing_wix_has(
+    sandbox, wix_settings, sync_client
+):
+    """A full sync over a complete cache, killed (SIGKILL) at random pages while Wix serves
+    short pages and deletes a few contacts, then run again: the cache equals Wix every time it
+    finishes, and nothing Wix still has was ever deleted."""
+    sandbox.reset(contacts=1500, labels=8, seed=28)
+    sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+    sandbox.set_faults("short_pages=70,latency=3-6ms", seed=2)
+    gone = wix_contact_ids(sandbox)[::300]
+    delete_in_wix(sandbox, gone)
+    env = subprocess_env(wix_settings, SYNC_PAGE_SIZE="100")
+    rng = random.Random(28)
+
+    for pages in sorted(rng.sample(range(1, 18), 3)):
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "sync_wix", "--full"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_until(
+            lambda pages=pages, process=process: (
+                SyncRun.objects.filter(status=SyncRun.Status.RUNNING, pages__gte=pages).exists()
+                or process.poll() is not None
+            ),
+            what=f"the sync to write {pages} pages",
+        )
+        process.kill()
+        process.wait()
+        still_in_wix = set(wix_contact_ids(sandbox))
+        cached = set(Contact.objects.values_list("wix_id", flat=True))
+        assert still_in_wix <= cached, "a contact Wix still has was deleted"
+
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert run.resumed_from is not None
+    assert not Contact.objects.filter(wix_id__in=gone).exists()
+    assert_cache_equals_wix(sandbox)
