@@ -141,7 +141,7 @@ def _probe(client: WixClient, say: Callable[[str], None]) -> list[Finding]:
         findings.append(
             Finding(
                 "How does Unlabel Contact take its keys?",
-                "as repeated `labelKeys` query parameters" if works else "not as query parameters",
+                "as repeated query parameters" if works else "not as query parameters",
                 "labelsite sends them as query parameters"
                 + ("." if works else ": on this site removing a label fails. Tell the team."),
                 ok=works,

@@ -40,7 +40,7 @@ def test_write_probes_label_changes_and_bulk_jobs_and_removes_its_throwaways(san
     output = run("--write")
 
     assert "OK  How does Unlabel Contact take its keys?" in output
-    assert "Wix: as repeated `labelKeys` query parameters" in output
+    assert "Wix: as repeated query parameters" in output
     assert "OK  What does Get Bulk Job answer?" in output
     assert "removed the throwaway label and contact again" in output
     after = sandbox.dump()

@@ -144,9 +144,11 @@ def test_stats_count_api_requests_only(sandbox):
             "GET /contacts/v4/labels/{key}": 1,
             "POST /contacts/v4/contacts/query": 1,
         },
+        "busiestMinute": 3,  # the most API requests seen in any 60 s
     }
     sandbox.reset_stats()
     assert sandbox.stats()["requests"] == 0
+    assert sandbox.stats()["busiestMinute"] == 0
 
 
 def test_seed_is_deterministic_and_skewed(sandbox):
