@@ -153,7 +153,7 @@ def main() -> None:
                     job = client.bulk_add_remove_labels(
                         filter={"id": {"$in": changed[start : start + 1000]}}, add=[key]
                     )
-                    while client.get_bulk_job(job)["status"] != "COMPLETED":
+                    while client.get_bulk_job(job).status != "COMPLETED":
                         time.sleep(0.05)
                 started = time.perf_counter()
                 run = sync_wix(kind=SyncRun.Kind.INCREMENTAL, client=client)
