@@ -81,5 +81,11 @@ class LabelJobAdmin(ReadOnlyModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).defer("contact_ids")
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        can = job is not None and views.can_act_again(request.user, job)
+        extra_context = {**(extra_context or {}), "can_act_again": can}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in LabelJob._meta.fields if f.name != "contact_ids"]
