@@ -55,7 +55,7 @@ class LabelAdmin(ReadOnlyModelAdmin):
 class LabelJobAdmin(ReadOnlyModelAdmin):
     list_display = ["__str__", "description", "status", "done", "failed", "total", "created_at"]
     list_filter = ["kind", "status"]
-    exclude = ["contact_ids"]
+    exclude = ["contact_ids", "failed_contact_ids"]  # long id lists; the progress box names them
     change_form_template = "admin/labels/labeljob/change_form.html"
 
     def get_urls(self):
@@ -88,4 +88,4 @@ class LabelJobAdmin(ReadOnlyModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in LabelJob._meta.fields if f.name != "contact_ids"]
+        return [f.name for f in LabelJob._meta.fields if f.name not in self.exclude]
