@@ -28,11 +28,11 @@ from django.utils import timezone
 
 from contacts.models import Audience
 from labels.models import LabelDeletion, LabelJob
-from labelsite.wix import WixClient
 from sync.models import SyncRun
 from sync.service import sync_wix
 from sync.tasks import run_sync
 from tests.fixtures.users import make_user
+from tests.fixtures.wix import sandbox_client
 from wixcache.models import Contact, ContactLabel, Label
 
 ROLES = ("anonymous", "staff", "marketing", "managers", "superuser")
@@ -79,15 +79,7 @@ def sandbox(request, sandbox_server):
 
 def _build_world(sandbox_server) -> World:
     """Wix with a few labels and contacts, the cache equal to it, and one of every object."""
-    with WixClient(
-        base_url=sandbox_server.url,
-        api_key=sandbox_server.api_key,
-        site_id=sandbox_server.site_id,
-        max_requests_per_minute=0,
-        backoff_base=0.01,
-        backoff_cap=0.05,
-        max_retries=8,
-    ) as client:
+    with sandbox_client(sandbox_server) as client:
         sync_wix(kind="full", client=client)
     call_command("setup_roles", verbosity=0)
     users = {

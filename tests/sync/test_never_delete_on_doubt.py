@@ -7,10 +7,7 @@ while more remain (`short_pages`), labels deleted in Wix while a pull pages thro
 """
 
 import random
-import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -18,11 +15,10 @@ from sync.models import SyncDeletion, SyncRun
 from sync.service import labels_pull, sync_wix
 from tests.fixtures.cache import assert_cache_equals_wix
 from tests.fixtures.database import subprocess_env
-from tests.fixtures.waiting import wait_until
+from tests.fixtures.processes import kill_full_syncs
 from wixcache.models import Contact, Label
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def wix_contact_ids(sandbox) -> list[str]:
@@ -180,27 +176,11 @@ def test_a_sync_killed_at_random_pages_under_short_pages_deletes_nothing_wix_has
     env = subprocess_env(wix_settings, SYNC_PAGE_SIZE="100")
     rng = random.Random(28)
 
-    for pages in sorted(rng.sample(range(1, 18), 3)):
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "sync_wix", "--full"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        wait_until(
-            lambda pages=pages, process=process: (
-                SyncRun.objects.filter(status=SyncRun.Status.RUNNING, pages__gte=pages).exists()
-                or process.poll() is not None
-            ),
-            what=f"the sync to write {pages} pages",
-        )
-        process.kill()
-        process.wait()
-        still_in_wix = set(wix_contact_ids(sandbox))
+    def nothing_wix_has_was_deleted() -> None:
         cached = set(Contact.objects.values_list("wix_id", flat=True))
-        assert still_in_wix <= cached, "a contact Wix still has was deleted"
+        assert set(wix_contact_ids(sandbox)) <= cached, "a contact Wix still has was deleted"
+
+    kill_full_syncs(env, sorted(rng.sample(range(1, 18), 3)), nothing_wix_has_was_deleted)
 
     run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
 

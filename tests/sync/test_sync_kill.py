@@ -1,9 +1,6 @@
 """A sync process killed (SIGKILL) at random points converges when run again."""
 
 import random
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -11,9 +8,7 @@ from sync.models import SyncRun
 from sync.service import sync_wix
 from tests.fixtures.cache import assert_cache_equals_wix
 from tests.fixtures.database import subprocess_env
-from tests.fixtures.waiting import wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures.processes import kill_full_syncs
 
 
 @pytest.mark.django_db(transaction=True)
@@ -24,24 +19,7 @@ def test_sync_killed_at_random_points_converges(sandbox, wix_settings, sync_clie
     rng = random.Random(2026)
     kill_points = [0, rng.randint(2, 8), rng.randint(10, 20)]
 
-    for pages in kill_points:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "sync_wix", "--full"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        wait_until(
-            lambda pages=pages, process=process: (
-                SyncRun.objects.filter(status=SyncRun.Status.RUNNING, pages__gte=pages).exists()
-                or process.poll() is not None
-            ),
-            what=f"the sync to write {pages} pages",
-        )
-        process.kill()
-        assert process.wait() == -9, process.stderr.read()
+    kill_full_syncs(env, kill_points)
 
     sandbox.set_faults("")
     run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)

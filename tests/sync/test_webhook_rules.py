@@ -8,20 +8,10 @@ import pytest
 
 from sync.models import WebhookEvent
 from sync.tasks import labels_pull_for_contacts
-from tests.fixtures.webhooks import WIX_PUBLIC_PEM, signed
+from tests.fixtures.webhooks import post_webhook, signed
 from wixcache.models import Contact, Label
 
-pytestmark = pytest.mark.django_db
-URL = "/wix/webhooks/"
-
-
-@pytest.fixture(autouse=True)
-def webhook_key(settings):
-    settings.WIX_WEBHOOK_PUBLIC_KEY = WIX_PUBLIC_PEM
-
-
-def post(client, token):
-    return client.post(URL, data=token, content_type="text/plain")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_key")]
 
 
 LABEL = {
@@ -42,7 +32,7 @@ def test_another_app_instances_event_changes_nothing(client):
         entity=LABEL,
         instance_id="someone-elses-site",
     )
-    response = post(client, token)
+    response = post_webhook(client, token)
     assert response.status_code == 200
     assert response.json() == {"outcome": "ignored: another app instance"}
     assert not Label.objects.exists()
@@ -62,7 +52,7 @@ def test_a_token_without_a_current_iat_and_exp_is_refused(client, claims, reason
     token = signed(
         "wix.contacts.v4.label_created", "custom.vip", slug="created", entity=LABEL, claims=claims
     )
-    response = post(client, token)
+    response = post_webhook(client, token)
     assert response.status_code == 401
     assert reason in response.content.decode()
     assert not Label.objects.exists()
@@ -70,7 +60,7 @@ def test_a_token_without_a_current_iat_and_exp_is_refused(client, claims, reason
 
 def test_an_entity_as_an_object_is_read_like_a_json_string(client):
     as_string = signed("wix.contacts.v4.label_created", "custom.vip", slug="created", entity=LABEL)
-    assert post(client, as_string).json()["outcome"] == "label created"
+    assert post_webhook(client, as_string).json()["outcome"] == "label created"
     renamed = {**LABEL, "displayName": "VIP 2", "updatedDate": "2025-03-01T00:00:00.000Z"}
     as_object = signed(
         "wix.contacts.v4.label_updated",
@@ -79,7 +69,7 @@ def test_an_entity_as_an_object_is_read_like_a_json_string(client):
         entity=renamed,
         as_object=True,
     )
-    assert post(client, as_object).json()["outcome"] == "label updated"
+    assert post_webhook(client, as_object).json()["outcome"] == "label updated"
     assert Label.objects.get(key="custom.vip").display_name == "VIP 2"
 
 
@@ -101,7 +91,7 @@ def test_a_webhook_asks_wix_nothing_even_for_an_unknown_label(
     token = signed("wix.contacts.v4.contact_created", entity["id"], slug="created", entity=entity)
 
     with django_capture_on_commit_callbacks() as callbacks:
-        response = post(client, token)
+        response = post_webhook(client, token)
 
     assert response.json()["outcome"] == "contact created"
     assert sandbox.stats()["requests"] == 0  # answered without one Wix request

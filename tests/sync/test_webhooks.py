@@ -8,20 +8,16 @@ from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 
 from labels.history import SYNC_USERNAME
 from sync.models import WebhookEvent
-from tests.fixtures.webhooks import FORGER_KEY, WIX_KEY, WIX_PUBLIC_PEM, signed
+from tests.fixtures.webhooks import (
+    FORGER_KEY,
+    WEBHOOK_URL,
+    WIX_KEY,
+    post_webhook,
+    signed,
+)
 from wixcache.models import Contact, ContactLabel, Label
 
-pytestmark = pytest.mark.django_db
-URL = "/wix/webhooks/"
-
-
-@pytest.fixture(autouse=True)
-def webhook_key(settings):
-    settings.WIX_WEBHOOK_PUBLIC_KEY = WIX_PUBLIC_PEM
-
-
-def post(client, token):
-    return client.post(URL, data=token, content_type="text/plain")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_key")]
 
 
 def label_json(key, name, updated="2026-01-01T00:00:00.000Z"):
@@ -48,7 +44,7 @@ def contact_json(contact_id, revision, keys=(), first="Ada"):
 
 def test_label_created_updated_deleted(client):
     key = "custom.vip"
-    created = post(
+    created = post_webhook(
         client,
         signed("wix.contacts.v4.label_created", key, slug="created", entity=label_json(key, "VIP")),
     )
@@ -57,10 +53,12 @@ def test_label_created_updated_deleted(client):
     assert Label.objects.get(key=key).display_name == "VIP"
 
     renamed = label_json(key, "Very Important", updated="2026-01-02T00:00:00.000Z")
-    post(client, signed("wix.contacts.v4.label_updated", key, slug="updated", entity=renamed))
+    post_webhook(
+        client, signed("wix.contacts.v4.label_updated", key, slug="updated", entity=renamed)
+    )
     assert Label.objects.get(key=key).display_name == "Very Important"
 
-    post(client, signed("wix.contacts.v4.label_deleted", key, slug="deleted"))
+    post_webhook(client, signed("wix.contacts.v4.label_deleted", key, slug="deleted"))
     assert not Label.objects.filter(key=key).exists()
 
     history = list(
@@ -83,10 +81,10 @@ def test_contact_created_with_labels_then_deleted(client):
         slug="created",
         entity=contact_json("c1", 1, keys=["custom.a"]),
     )
-    assert post(client, token).json() == {"outcome": "contact created"}
+    assert post_webhook(client, token).json() == {"outcome": "contact created"}
     assert list(ContactLabel.objects.values_list("label__key", flat=True)) == ["custom.a"]
 
-    post(client, signed("wix.contacts.v4.contact_deleted", "c1", slug="deleted"))
+    post_webhook(client, signed("wix.contacts.v4.contact_deleted", "c1", slug="deleted"))
     assert not Contact.objects.exists()
 
 
@@ -99,7 +97,7 @@ def test_forged_or_missing_signature_is_refused_and_changes_nothing(client):
         key=FORGER_KEY,
     )
     for body in (forged, "", "not-a-jwt"):
-        response = post(client, body)
+        response = post_webhook(client, body)
         assert response.status_code == 401
         assert "signature" in response.content.decode()
     assert not Label.objects.exists()
@@ -107,12 +105,12 @@ def test_forged_or_missing_signature_is_refused_and_changes_nothing(client):
 
 
 def test_unsigned_json_is_refused(client):
-    response = client.post(URL, data={"eventType": "x"}, content_type="application/json")
+    response = client.post(WEBHOOK_URL, data={"eventType": "x"}, content_type="application/json")
     assert response.status_code == 401
 
 
 def test_get_is_not_allowed(client):
-    assert client.get(URL).status_code == 405
+    assert client.get(WEBHOOK_URL).status_code == 405
 
 
 def test_a_replayed_event_is_ignored(client):
@@ -123,9 +121,9 @@ def test_a_replayed_event_is_ignored(client):
         entity=label_json("custom.r", "R"),
         event_id="evt-1",
     )
-    assert post(client, token).json()["outcome"] == "label created"
+    assert post_webhook(client, token).json()["outcome"] == "label created"
     Label.objects.filter(key="custom.r").update(display_name="Changed here")
-    assert post(client, token).json()["outcome"] == "ignored: already applied"
+    assert post_webhook(client, token).json()["outcome"] == "ignored: already applied"
     assert Label.objects.get(key="custom.r").display_name == "Changed here"
     assert WebhookEvent.objects.count() == 1
 
@@ -133,8 +131,10 @@ def test_a_replayed_event_is_ignored(client):
 def test_out_of_order_updates_never_go_back(client):
     newer = contact_json("c2", 5, first="Newer")
     older = contact_json("c2", 3, first="Older")
-    post(client, signed("wix.contacts.v4.contact_updated", "c2", slug="updated", entity=newer))
-    response = post(
+    post_webhook(
+        client, signed("wix.contacts.v4.contact_updated", "c2", slug="updated", entity=newer)
+    )
+    response = post_webhook(
         client, signed("wix.contacts.v4.contact_updated", "c2", slug="updated", entity=older)
     )
     assert response.json()["outcome"] == "ignored: not newer than the cache"
@@ -142,7 +142,7 @@ def test_out_of_order_updates_never_go_back(client):
 
 
 def test_a_late_create_after_a_delete_does_not_resurrect(client):
-    post(
+    post_webhook(
         client,
         signed(
             "wix.contacts.v4.contact_deleted", "c3", slug="deleted", when="2026-02-01T00:00:00Z"
@@ -155,14 +155,14 @@ def test_a_late_create_after_a_delete_does_not_resurrect(client):
         entity=contact_json("c3", 1),
         when="2026-01-31T00:00:00Z",
     )
-    assert post(client, late).json()["outcome"] == "ignored: contact deleted later"
+    assert post_webhook(client, late).json()["outcome"] == "ignored: contact deleted later"
     assert not Contact.objects.exists()
 
 
 def test_a_signed_but_unreadable_event_is_a_bad_request(client):
     now = int(time.time())
     token = jwt.encode({"data": "{}", "iat": now, "exp": now + 60}, WIX_KEY, "RS256")
-    response = post(client, token)
+    response = post_webhook(client, token)
     assert response.status_code == 400
     assert not WebhookEvent.objects.exists()
 
@@ -176,7 +176,7 @@ def test_without_a_configured_key_everything_is_refused(client, settings):
         slug="created",
         entity=label_json("custom.y", "Y"),
     )
-    assert post(client, token).status_code == 401
+    assert post_webhook(client, token).status_code == 401
     assert not Label.objects.exists()
 
 
@@ -186,7 +186,7 @@ def test_the_sandbox_signs_events_that_labelsite_applies(live_server, sandbox, s
     settings.WIX_WEBHOOK_PUBLIC_KEY = sandbox.session.get(
         f"{sandbox.url}/_sandbox/webhook-public-key", timeout=10
     ).text
-    sandbox.control("POST", "webhooks/url", {"url": f"{live_server.url}{URL}"})
+    sandbox.control("POST", "webhooks/url", {"url": f"{live_server.url}{WEBHOOK_URL}"})
     label = sandbox.api("POST", "/contacts/v4/labels", json={"displayName": "From Wix"})
     key = label.json()["label"]["key"]
     contact = sandbox.api(
