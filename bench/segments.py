@@ -154,7 +154,7 @@ def bench_pages(rules, label_counts: dict, repeat: int) -> dict:
     from django.test import Client
     from django.urls import clear_url_caches, path, set_urlconf
 
-    from wixcache.models import Contact
+    from contacts.models import Contact  # the admin's handle, as a stock changelist would use
 
     user = User.objects.create_superuser("bench", password=None)
 
