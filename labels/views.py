@@ -90,7 +90,9 @@ def _table_context(*, query: str, order: str, page_number: int, highlight: Label
     page = paginator.get_page(page_number)
     labels = list(page.object_list)
     if highlight is not None and all(label.pk != highlight.pk for label in labels):
-        labels.insert(0, label_get(key=highlight.key))
+        current = label_get(key=highlight.key)
+        if current is not None:  # else someone deleted it meanwhile: nothing to highlight
+            labels.insert(0, current)
     total = _with_usage(labels)
     return {
         "labels": labels,

@@ -117,6 +117,30 @@ def test_create_makes_the_label_in_wix_then_here_and_highlights_it(
     assert "Created" in entry.change_message
 
 
+def test_create_of_a_label_deleted_here_at_once_still_answers(
+    as_manager, synced, sandbox, monkeypatch
+):
+    """Another person deletes the new label between its creation and the table's rendering
+    (the soak test found it): the answer says it was made, without highlighting a ghost."""
+    from labels import views
+
+    synced()
+    real_create = views.label_create
+
+    def create_then_lose_it(**kwargs):
+        label, created = real_create(**kwargs)
+        Label.objects.filter(pk=label.pk).delete()
+        return label, created
+
+    monkeypatch.setattr(views, "label_create", create_then_lose_it)
+    response = as_manager.post(
+        url("create"), {"display_name": "Fleeting", "q": "vip"}, headers=HTMX
+    )
+    assert response.status_code == 200
+    assert "Created “Fleeting”" in response.content.decode()
+    assert "is-highlighted" not in response.content.decode()
+
+
 def test_create_existing_name_says_already_exists(as_manager, synced, sandbox):
     synced()
     before = len(sandbox.dump()["labels"])
