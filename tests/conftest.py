@@ -4,6 +4,12 @@ from tests.fixtures.database import use_file_for_sqlite_test_database
 from tests.sandbox import SandboxProcess
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that mostly wait (on a rate limit, for minutes) go first, so that one worker waits
+    while the other gets on with the rest instead of both waiting at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("waits") is None)
+
+
 @pytest.fixture(scope="session")
 def sandbox_server():
     # Session-scoped, so each pytest-xdist worker starts its own sandbox on its own port.

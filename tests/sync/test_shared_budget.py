@@ -14,6 +14,7 @@ BUDGET = 200
 
 
 @pytest.mark.slow
+@pytest.mark.waits
 @pytest.mark.django_db(transaction=True)
 def test_four_processes_share_one_budget(sandbox, wix_settings):
     sandbox.reset(contacts=3000, labels=20, seed=41)
