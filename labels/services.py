@@ -354,9 +354,8 @@ def label_job_retry_failed(*, job: LabelJob, requested_by) -> LabelJob:
 
 def label_job_look_again(*, job: LabelJob) -> LabelJob:
     """Follow a stuck job's Wix job again, in the background."""
-    if job.status != LabelJob.Status.STUCK:
-        return job
-    job.status = LabelJob.Status.QUEUED
-    job.save(update_fields=["status"])
-    transaction.on_commit(lambda: run_label_job.enqueue(job.pk))
+    stuck = LabelJob.objects.filter(pk=job.pk, status=LabelJob.Status.STUCK)
+    if stuck.update(status=LabelJob.Status.QUEUED):  # once, however often it is asked
+        transaction.on_commit(lambda: run_label_job.enqueue(job.pk))
+    job.refresh_from_db(fields=["status"])
     return job
