@@ -24,7 +24,13 @@ from labels.models import LabelDeletion, LabelJob
 from labelsite.wix import WixClient, WixError, WixNotFound
 from labelsite.wix.records import BulkJob
 from wixcache.models import Contact, Label
-from wixcache.store import label_ids_locked, labels_delete, memberships_add, memberships_remove
+from wixcache.store import (
+    label_ids_locked,
+    labels_delete,
+    memberships_add,
+    memberships_remove,
+    memberships_write_lock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -187,11 +193,17 @@ def _chunk_finished(
     """Record Wix's answer for one chunk and make the cache follow what Wix changed."""
     failed = wix_job.failed_total
     failed_ids = set(wix_job.failed_ids) & set(chunk)
+    unaccounted = len(chunk) - wix_job.success_total - failed
     with transaction.atomic():
         if failed:
             job.errors.extend({"message": m} for m in wix_job.error_messages)
             job.errors.append({"message": f"Wix could not change {failed} contacts."})
             job.failed_contact_ids.extend(sorted(failed_ids))
+        if unaccounted > 0:
+            # Wix counted fewer contacts than it was sent: which ones it skipped is unknown.
+            said = f"Wix said nothing about {unaccounted} contacts; a sync shows them."
+            job.errors.append({"message": said})
+            failed += unaccounted
         if len(failed_ids) == failed:
             _apply_to_cache(job, [wix_id for wix_id in chunk if wix_id not in failed_ids])
         # else Wix did not say which contacts failed: the next sync brings the truth.
@@ -219,7 +231,9 @@ def _delete_label_after(job: LabelJob, key: str, *, client: WixClient) -> None:
     with contextlib.suppress(WixNotFound):  # already gone in Wix: make the cache agree
         client.delete_label(key)
     with transaction.atomic():
-        # Locked before its memberships go, so that no sync or job adds one meanwhile.
+        # Locked before its memberships go, so that no sync or job adds one meanwhile; the
+        # memberships lock first, as everywhere.
+        memberships_write_lock()
         label = Label.objects.select_for_update().filter(key=key).first()
         if label is not None:
             _log(job, [label], DELETION, f"Deleted after merge ({job.description}).")

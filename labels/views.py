@@ -334,8 +334,11 @@ def can_watch(user, job: LabelJob) -> bool:
 
 
 def can_act_again(user, job: LabelJob) -> bool:
-    """Retrying a job's failed contacts or looking at a stuck job again: its requester, or a
-    label manager."""
+    """Retrying a job's failed contacts or looking at a stuck job again: a label manager, or the
+    person who started it. A merge or a restore (which delete or make labels) needs what
+    starting one needs."""
+    if job.kind in (LabelJob.Kind.MERGE, LabelJob.Kind.RESTORE):
+        return user.has_perms(["labels.change_label", "labels.delete_label"])
     return job.requested_by_id == user.pk or user.has_perm("labels.change_label")
 
 

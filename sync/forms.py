@@ -12,9 +12,9 @@ class SyncRequestForm(forms.Form):
         },
     )
 
-    # "Delete them" on a run waiting for confirmation: a full run that may delete what it finds
-    # gone even when that is more than SYNC_MASS_DELETE_* allow.
-    allow_mass_delete = forms.BooleanField(required=False)
+    # "Delete them" on a run waiting for confirmation: a full run that may delete up to this
+    # many contacts it finds gone (the number the person was shown), beyond SYNC_MASS_DELETE_*.
+    allow_mass_delete = forms.IntegerField(required=False, min_value=0)
 
     def __init__(self, data, **kwargs) -> None:
         data = data.copy()

@@ -156,7 +156,11 @@ def _delete_confirmed(run: SyncRun) -> str:
     """Delete what the run found gone, unless it is too much: then wait for a person."""
     pending = list(run.deletions.values_list("contact_id", flat=True))
     cached = Contact.objects.count()
-    if len(pending) > mass_delete_limit(cached) and not run.checkpoint.get("allow_mass_delete"):
+    allowed = run.checkpoint.get("allow_mass_delete")
+    limit = mass_delete_limit(cached)
+    if isinstance(allowed, int):
+        limit = max(limit, allowed)
+    if len(pending) > limit and allowed != "any":
         share = 100 * len(pending) / cached if cached else 100
         return (
             f"This full sync would delete {len(pending):,} of the {cached:,} cached contacts "
@@ -192,7 +196,7 @@ def _is_abandoned(run: SyncRun) -> bool:
 
 
 def sync_run_start(
-    *, kind: str, requested_by=None, claim: bool = True, allow_mass_delete: bool = False
+    *, kind: str, requested_by=None, claim: bool = True, allow_mass_delete: bool | int = False
 ) -> SyncRun:
     """Create the run row, refusing while another live run exists. An abandoned run of the same
     kind is marked interrupted and its checkpoint carried over, so the new run resumes it.
@@ -212,7 +216,11 @@ def sync_run_start(
         checkpoint = dict(resumed_from.checkpoint) if resumed_from else {}
         checkpoint["worker"] = _worker_name() if claim else ""
         if allow_mass_delete:
-            checkpoint["allow_mass_delete"] = True
+            # True (the command line): any number; a number (the button): as many as the person
+            # was shown, so that a page left open long ago cannot approve a larger loss.
+            checkpoint["allow_mass_delete"] = (
+                "any" if allow_mass_delete is True else int(allow_mass_delete)
+            )
         try:
             with transaction.atomic():
                 run = SyncRun.objects.create(
@@ -278,6 +286,7 @@ def sync_run_execute(
                 requests_before=requests_before,
                 on_progress=on_progress,
             )
+        waiting = _delete_confirmed(run)
     except WixError as error:
         _finish(run, SyncRun.Status.FAILED, error=str(error))
         raise SyncFailed(str(error)) from error
@@ -296,7 +305,7 @@ def sync_run_execute(
             error=f"Unexpected error: {type(error).__name__}. See the server log.",
         )
         raise
-    if waiting := _delete_confirmed(run):
+    if waiting:
         _finish(run, SyncRun.Status.WAITING, error=waiting)
         return run
     _finish(run, SyncRun.Status.SUCCEEDED)
@@ -407,7 +416,7 @@ def sync_wix(
     requested_by=None,
     client: WixClient | None = None,
     on_progress: Callable[[SyncRun], None] | None = None,
-    allow_mass_delete: bool = False,
+    allow_mass_delete: bool | int = False,
 ) -> SyncRun:
     """Start and run a sync in this process (the command line and the background task use it)."""
     run = sync_run_start(kind=kind, requested_by=requested_by, allow_mass_delete=allow_mass_delete)

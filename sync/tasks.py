@@ -20,7 +20,7 @@ from wixcache.budget import site_client
 from wixcache.store import contacts_store
 
 
-def sync_request(*, kind: str, requested_by, allow_mass_delete: bool = False) -> SyncRun:
+def sync_request(*, kind: str, requested_by, allow_mass_delete: int = 0) -> SyncRun:
     """A person's "Sync now": the run is made at once (so a second click is refused while it
     lives) and carried out by the background worker."""
     run = sync_run_start(
@@ -79,5 +79,5 @@ def labels_pull_for_contacts(contact_ids: list[str]) -> str:
     with site_client(interactive=False) as client:
         pulled = labels_pull(client=client)
         found = client.find_contacts(contact_ids)
-    contacts_store(list(found.values()), again=True)
+    contacts_store([contact for contact in found.values() if contact is not None], again=True)
     return f"{len(pulled.created)} labels found, {len(found)} contacts stored again."

@@ -45,7 +45,7 @@ def sync_now(request: HtmxHttpRequest) -> HttpResponse:
         run = sync_request(
             kind=form.cleaned_data["kind"],
             requested_by=request.user,
-            allow_mass_delete=form.cleaned_data["allow_mass_delete"],
+            allow_mass_delete=form.cleaned_data["allow_mass_delete"] or 0,
         )
     except SyncAlreadyRunning as error:
         messages.warning(request, str(error))

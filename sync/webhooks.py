@@ -25,6 +25,7 @@ from wixcache.store import (
     contacts_store,
     label_store,
     labels_delete,
+    memberships_write_lock,
 )
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def _deleted_later(event: WixEvent) -> bool:
 
 def _apply_label(event: WixEvent) -> str:
     if event.is_deletion:
+        memberships_write_lock()  # the one lock order: before the label row
         label = Label.objects.select_for_update().filter(key=event.entity_id).first()
         if label is None:
             return "label already gone"

@@ -319,11 +319,15 @@ def contacts_store(contacts: Sequence[WixContact], *, again: bool = False) -> Co
                 result.updated += 1
                 changed_pks.append(known[0])
             wanted[wix_id] = {label_ids[k] for k in contact.label_keys if k in label_ids}
+            # A key the cache does not know yet (a label made in Wix since the last pull): the
+            # contact is stored one revision back, so that seeing this revision again (after
+            # the labels are pulled) writes its memberships instead of skipping it.
+            complete = len(wanted[wix_id]) == len(set(contact.label_keys))
             cut: list[str] = []
             rows.append(
                 (
                     wix_id,
-                    contact.revision,
+                    contact.revision if complete else max(0, contact.revision - 1),
                     _fit(contact.first_name, FIELD_LIMITS["first_name"], cut, "first name"),
                     _fit(contact.last_name, FIELD_LIMITS["last_name"], cut, "last name"),
                     _fit(contact.email, FIELD_LIMITS["email"], cut, "email"),

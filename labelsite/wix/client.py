@@ -549,8 +549,12 @@ class WixClient:
             "path": path,
         }
         cls = _ERRORS_BY_STATUS.get(status, WixUnavailable if status >= 500 else WixError)
-        if cls is WixValidationError:
-            kwargs["field_violations"] = violations
+        if cls is WixValidationError:  # what Wix echoes back may hold a credential
+            kwargs["field_violations"] = [
+                {k: self._redact(str(v)) for k, v in violation.items()}
+                for violation in violations
+                if isinstance(violation, dict)
+            ]
         if cls is WixRateLimited:
             kwargs["retry_after"] = retry_after
         return cls(message, **kwargs)

@@ -52,7 +52,7 @@ def test_a_waiting_mass_delete_is_confirmed_with_one_button(
 
     expect(page.locator(".messagelist")).to_contain_text("Full sync")
     confirmed = SyncRun.objects.get(pk__gt=waiting.pk)
-    assert confirmed.checkpoint.get("allow_mass_delete") is True
+    assert confirmed.checkpoint.get("allow_mass_delete") == 100  # what the person was shown
     assert confirmed.requested_by == manager
 
 
