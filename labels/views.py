@@ -369,7 +369,7 @@ def label_job_retry(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
         retry = label_job_retry_failed(job=job, requested_by=request.user)
     except LabelError as error:
         return _progress(request, job, error=str(error))
-    return _progress(request, retry)
+    return _progress(request, retry, started_from=job)
 
 
 @require_POST

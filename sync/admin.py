@@ -68,9 +68,12 @@ class SyncRunAdmin(ReadOnlyModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
         extra_context = {
             **(extra_context or {}),
-            "run": self.get_object(request, object_id),
+            "run": run,
             "can_run_sync": request.user.has_perm("sync.run_sync"),
+            # A waiting run that a later one replaced (confirmed, or found less to delete).
+            "superseded": run is not None and SyncRun.objects.filter(pk__gt=run.pk).exists(),
         }
         return super().change_view(request, object_id, form_url, extra_context)

@@ -171,6 +171,7 @@ def _delete_confirmed(run: SyncRun) -> str:
     with transaction.atomic():
         run.contacts_deleted += contacts_delete(pending)
         run.deletions.all().delete()
+        _save_progress(run, "contacts_deleted")
     return ""
 
 

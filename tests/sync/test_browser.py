@@ -55,6 +55,10 @@ def test_a_waiting_mass_delete_is_confirmed_with_one_button(
     assert confirmed.checkpoint.get("allow_mass_delete") == 100  # what the person was shown
     assert confirmed.requested_by == manager
 
+    page.goto(f"/admin/sync/syncrun/{waiting.pk}/change/")  # the old page offers it no more
+    expect(page.get_by_text("A later sync has run since")).to_be_visible()
+    expect(page.get_by_role("button", name="Delete them")).to_have_count(0)
+
 
 def test_a_marketer_sees_no_confirm_button(page, login, sandbox, sync_client, wix_settings):
     call_command("setup_roles", verbosity=0)
@@ -96,5 +100,7 @@ def test_failed_contacts_are_retried_from_the_job_page(
     expect(progress).to_have_count(0)  # replaced by the new job's progress
     retried = LabelJob.objects.exclude(pk=job.pk).get()
     assert sorted(retried.contact_ids) == sorted(job.failed_contact_ids)
-    expect(page.locator(f"#job-progress-{retried.pk}")).to_be_visible()
+    expect(page.locator(f"#job-progress-{retried.pk}")).to_contain_text(
+        f"Retrying as a new job, Apply labels #{retried.pk}"
+    )
     assert not LabelJob.objects.filter(~Q(pk__in=[job.pk, retried.pk])).exists()

@@ -118,6 +118,8 @@ def test_a_full_run_that_would_delete_much_of_the_cache_stops_and_asks(sandbox, 
 
     assert confirmed.status == SyncRun.Status.SUCCEEDED
     assert confirmed.contacts_deleted == 200
+    confirmed.refresh_from_db()
+    assert confirmed.contacts_deleted == 200  # saved, not only counted in memory
     assert_cache_equals_wix(sandbox)
 
 
