@@ -173,12 +173,6 @@ class BulkJob(Record):
         return self.status == "COMPLETED"
 
 
-class Facet(Record):
-    facet_type: str | None = None
-    facet_key: str | None = None
-    count: int = 0
-
-
 class _LenientContactsPage(Record):
     contacts: tuple[msgspec.Raw, ...] = ()
     paging_metadata: PagingMetadata | None = None
