@@ -4,10 +4,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from contacts import views
-from contacts.models import Audience, Contact
+from contacts.models import Audience, Contact, audience_can_change
 from contacts.segments import SegmentRules
 from contacts.selectors import contact_count_for_segment
 from contacts.services import audience_delete, audience_update
+from journal.templatetags.journal import idempotency_vals
 from labelsite.admin import ReadOnlyModelAdmin
 
 
@@ -29,6 +30,11 @@ class ContactAdmin(ReadOnlyModelAdmin):
                 "<int:contact_id>/labels/suggest/",
                 wrap(views.contact_label_suggest),
                 name="contacts_contact_label_suggest",
+            ),
+            path(
+                "<int:contact_id>/labels/undo/<int:operation_id>/",
+                wrap(views.contact_label_undo),
+                name="contacts_contact_label_undo",
             ),
             path(
                 "<int:contact_id>/labels/add/",
@@ -83,6 +89,24 @@ class AudienceAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # audiences are saved from the contacts page, where their rules are built
 
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return super().has_change_permission(request)
+        return audience_can_change(request.user, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is None:
+            return super().has_delete_permission(request)
+        return audience_can_change(request.user, obj, action="delete")
+
+    def delete_queryset(self, request, queryset):
+        # The bulk "delete selected" action: each audience checked for its owner.
+        audiences = list(queryset)
+        if not all(audience_can_change(request.user, a, action="delete") for a in audiences):
+            raise PermissionDenied
+        for audience in audiences:
+            audience_delete(audience=audience, user=request.user)
+
     @admin.display(description="Contacts")
     def contacts(self, audience: Audience) -> str:
         return f"{contact_count_for_segment(rules=SegmentRules.from_json(audience.rules)):,}"
@@ -90,10 +114,12 @@ class AudienceAdmin(admin.ModelAdmin):
     @admin.display(description="")
     def actions_(self, audience: Audience) -> str:
         return format_html(
-            '<a href="{}">Open</a> · <button type="button" class="link-button" hx-post="{}">'
-            "Duplicate</button>",
+            '<a href="{}">Open</a> · <button type="button" class="link-button" hx-post="{}" {}>'
+            'Duplicate</button> · <a href="{}">History</a>',
             views.audience_url(audience),
             reverse("admin:contacts_audience_duplicate", args=[audience.pk]),
+            idempotency_vals(),
+            reverse("admin:journal_operation_audience_history", args=[audience.pk]),
         )
 
     def save_model(self, request, obj, form, change):
@@ -108,10 +134,6 @@ class AudienceAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         audience_delete(audience=obj, user=request.user)
-
-    def delete_queryset(self, request, queryset):
-        for audience in queryset:
-            audience_delete(audience=audience, user=request.user)
 
     # The services write the history entries; the admin's own would repeat them.
     def log_change(self, request, obj, message):

@@ -4,3 +4,16 @@ from django.apps import AppConfig
 class ContactsConfig(AppConfig):
     name = "contacts"
     verbose_name = "Contacts and audiences"
+
+    def ready(self) -> None:
+        from contacts import services, settle
+        from journal.references import KEY_USER_FINDERS
+        from journal.services import label_key_replaced
+        from journal.undo import StepKind, step_kind
+
+        step_kind(
+            "contact", StepKind(run=services.contact_step_run, settle=settle.contact_step_settle)
+        )
+        label_key_replaced.connect(settle.audiences_key_replace, dispatch_uid="audiences-keys")
+        if settle.audiences_using not in KEY_USER_FINDERS:
+            KEY_USER_FINDERS.append(settle.audiences_using)

@@ -51,7 +51,9 @@ class CursorField(forms.CharField):
 
 
 class SegmentForm(forms.Form):
-    """An audience's rules from GET parameters; unknown label keys are dropped with a note."""
+    """An audience's rules from GET parameters. A label that no longer exists stays in its rule
+    (it never silently widens the audience: in ALL of it matches nobody) and is named in
+    `missing`, for the page to say so."""
 
     all = LabelKeysField(required=False)
     any = LabelKeysField(required=False)
@@ -67,9 +69,9 @@ class SegmentForm(forms.Form):
         self.labels = label_map_for_keys(keys)
         known = self.labels.keys()
         self.rules = SegmentRules(
-            all_of=tuple(k for k in data["all"] if k in known),
-            any_of=tuple(k for k in data["any"] if k in known),
-            none_of=tuple(k for k in data["none"] if k in known),
+            all_of=tuple(data["all"]),
+            any_of=tuple(data["any"]),
+            none_of=tuple(data["none"]),
             unlabeled=data["unlabeled"],
             search=data["q"],
             unknown_keys=tuple(sorted(keys - known)),

@@ -32,6 +32,18 @@ class Audience(models.Model):
 
     class Meta:
         ordering = ["name", "id"]
+        permissions = [
+            ("change_others_audience", "Can change and delete audiences other people saved"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+
+def audience_can_change(user, audience: Audience, *, action: str = "change") -> bool:
+    """An audience belongs to the person who saved it: others change or delete it only with
+    `change_others_audience` (Label managers have it)."""
+    if not user.has_perm(f"contacts.{action}_audience"):
+        return False
+    owned = audience.created_by_id is not None and audience.created_by_id == user.pk
+    return owned or user.has_perm("contacts.change_others_audience")

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from contacts.segments import SegmentRules
 from wixcache.models import Contact, ContactLabel, Label
@@ -267,6 +267,17 @@ def label_map_for_contacts(contact_ids: Iterable[int]) -> dict[int, list[Label]]
     for row in rows:
         chips[row.contact_id].append(row.label)
     return chips
+
+
+def label_contact_counts(label_ids: Iterable[int]) -> dict[int, int]:
+    """How many contacts have each label, in one query."""
+    rows = (
+        ContactLabel.objects.filter(label_id__in=list(label_ids))
+        .values("label_id")
+        .annotate(n=Count("contact_id"))
+        .values_list("label_id", "n")
+    )
+    return dict(rows)
 
 
 def label_chips_for_contacts(*, contact_ids: Iterable[int]) -> dict[int, list[tuple[str, bool]]]:

@@ -4,6 +4,8 @@ permission."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, StreamingHttpResponse
@@ -29,7 +31,7 @@ from contacts.forms import (
     WixLabelNameForm,
 )
 from contacts.history import contact_history
-from contacts.models import Audience
+from contacts.models import Audience, audience_can_change
 from contacts.models import Contact as AdminContact
 from contacts.segments import SegmentRules
 from contacts.selectors import (
@@ -38,6 +40,7 @@ from contacts.selectors import (
     contact_page_for_segment,
     contact_wix_ids_for_change,
     label_chips_for_contacts,
+    label_contact_counts,
     label_map_for_contacts,
 )
 from contacts.services import (
@@ -49,7 +52,11 @@ from contacts.services import (
     contact_label_remove,
     contacts_label_bulk_start,
 )
+from journal.models import Operation
+from journal.references import label_names_known
+from journal.undo import UndoRefused, can_undo, operation_undo, undo_available
 from labels.selectors import (
+    label_deleted_names,
     label_jobs_for_contact,
     label_list_for_search,
     label_map_for_keys,
@@ -67,6 +74,55 @@ GROUPS = {"all": "ALL of", "any": "ANY of", "none": "NONE of"}
 def _page_url(rules: SegmentRules, **extra) -> str:
     query = rules.querystring(**extra)
     return reverse("admin:contacts_contact_changelist") + (f"?{query}" if query else "")
+
+
+@dataclass(frozen=True)
+class MissingLabel:
+    """A label a rule names that no longer exists: shown as a chip that says so."""
+
+    key: str
+    display_name: str
+    missing: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.display_name} (deleted)"
+
+
+def _missing_labels(rules: SegmentRules) -> dict[str, MissingLabel]:
+    keys = set(rules.unknown_keys)
+    if not keys:
+        return {}
+    names = label_names_known(keys)
+    names.update(label_deleted_names(keys))
+    return {key: MissingLabel(key, names.get(key, key)) for key in keys}
+
+
+def _missing_notes(rules: SegmentRules, missing: dict[str, MissingLabel]) -> list[str]:
+    """Plain sentences on what the missing labels do to the audience."""
+    notes = []
+    gone_all = [missing[k].display_name for k in rules.all_of if k in missing]
+    if gone_all:
+        notes.append(
+            f"{_quoted(gone_all)} no longer exist{'s' if len(gone_all) == 1 else ''}, so no "
+            "contact can have it: this audience matches nobody. Remove it, or pick another "
+            "label for ALL of."
+        )
+    gone_any = [missing[k].display_name for k in rules.any_of if k in missing]
+    if gone_any and len(gone_any) == len(rules.any_of):
+        notes.append(
+            f"None of the labels in ANY of exists any more ({_quoted(gone_any)}): this "
+            "audience matches nobody. Pick another label for ANY of."
+        )
+    elif gone_any:
+        notes.append(f"{_quoted(gone_any)} no longer exists; ANY of uses the other labels.")
+    gone_none = [missing[k].display_name for k in rules.none_of if k in missing]
+    if gone_none:
+        notes.append(f"{_quoted(gone_none)} no longer exists; nobody has it to be left out.")
+    return notes
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"“{name}”" for name in names)
 
 
 def _results_context(form: ContactPageForm, request: HttpRequest) -> dict:
@@ -91,9 +147,11 @@ def _results_context(form: ContactPageForm, request: HttpRequest) -> dict:
     number = data["page"] or 1
     audience_id = data["audience"]
     keep = {"per_page": per_page if per_page != 25 else None, "audience": audience_id}
+    missing = _missing_labels(rules)
     return {
         "rules": rules,
-        "labels": form.labels,
+        "labels": {**form.labels, **missing},
+        "missing_notes": _missing_notes(rules, missing),
         "count": count,
         "page": page,
         "page_number": number,
@@ -106,7 +164,6 @@ def _results_context(form: ContactPageForm, request: HttpRequest) -> dict:
         and _page_url(rules, before=page.previous_cursor, page=number - 1, count=count, **keep),
         "first_url": _page_url(rules, **keep),
         "querystring": rules.querystring(),
-        "unknown_keys": rules.unknown_keys,
         "can_label": request.user.has_perm("contacts.label_contacts"),
         "can_export": request.user.has_perm("contacts.export_contacts"),
     }
@@ -154,7 +211,8 @@ def contacts_page(request: HtmxHttpRequest, extra_context: dict | None = None):
             )
         return push_url(response, _page_url(rules, **keep))
     audience, labels = None, context.get("labels", {})
-    if form.is_valid() and form.cleaned_data["audience"]:
+    can_read_audiences = request.user.has_perm("contacts.view_audience")
+    if form.is_valid() and form.cleaned_data["audience"] and can_read_audiences:
         audience = Audience.objects.filter(pk=form.cleaned_data["audience"]).first()
     context.update(
         admin.site.each_context(request),
@@ -167,8 +225,7 @@ def contacts_page(request: HtmxHttpRequest, extra_context: dict | None = None):
         audience=audience,
         audience_form=AudienceForm(instance=audience) if audience else AudienceForm(),
         can_save=request.user.has_perm("contacts.add_audience"),
-        can_change_audience=audience is not None
-        and request.user.has_perm("contacts.change_audience"),
+        can_change_audience=audience is not None and audience_can_change(request.user, audience),
         search_value=context["rules"].search,
         **(extra_context or {}),
     )
@@ -223,6 +280,33 @@ def _bulk_scope(form: BulkLabelForm) -> list[str] | None:
     return form.cleaned_data["contact"] if form.cleaned_data["selection"] == "ids" else None
 
 
+def _takes_label_from_everyone(form: BulkLabelForm) -> list[Label]:
+    """The labels this change would take from every contact that has them: that amounts to
+    deleting the label (without Delete's safeguards), so it is a label manager's action."""
+    if not form.remove_labels:
+        return []
+    counts = label_contact_counts([label.pk for label in form.remove_labels])
+    taken = []
+    for label in form.remove_labels:
+        losing = contact_wix_ids_for_change(
+            rules=form.rules, remove_ids=[label.pk], only_wix_ids=_bulk_scope(form)
+        )
+        if counts.get(label.pk) and len(losing) >= counts[label.pk]:
+            taken.append(label)
+    return taken
+
+
+def _everyone_refused(request: HtmxHttpRequest, form: BulkLabelForm) -> str:
+    taken = _takes_label_from_everyone(form)
+    if not taken or request.user.has_perm("labels.delete_label"):
+        return ""
+    return (
+        f"This would take {', '.join(f'“{lb}”' for lb in taken)} from every contact that has "
+        "it, which amounts to deleting the label; only a label manager can do that. Narrow the "
+        "audience, or ask a label manager."
+    )
+
+
 @require_POST
 @permission_required("contacts.view_contact", "contacts.label_contacts")
 def bulk_preview(request: HtmxHttpRequest):
@@ -243,6 +327,8 @@ def bulk_preview(request: HtmxHttpRequest):
             else len(form.cleaned_data["contact"])
         )
         context["add_labels"], context["remove_labels"] = form.add_labels, form.remove_labels
+        context["refused"] = _everyone_refused(request, form)
+        context["takes_from_everyone"] = _takes_label_from_everyone(form)
     return TemplateResponse(request, f"{PAGE}#bulk-panel", context)
 
 
@@ -252,6 +338,11 @@ def bulk_start(request: HtmxHttpRequest):
     form = BulkLabelForm(request.POST)
     if not form.is_valid():
         return TemplateResponse(request, f"{PAGE}#bulk-panel", {"bulk_form": form})
+    refused = _everyone_refused(request, form)
+    if refused:
+        return TemplateResponse(
+            request, f"{PAGE}#bulk-panel", {"bulk_form": form, "refused": refused}, status=403
+        )
     job = contacts_label_bulk_start(
         rules=form.rules,
         add=form.add_labels,
@@ -280,9 +371,9 @@ def audience_save(request: HtmxHttpRequest):
                 {"save_errors": ["That audience no longer exists; reload the page."]},
                 status=400,
             )
-        if not request.user.has_perm("contacts.change_audience"):
+        if not audience_can_change(request.user, audience):
             raise PermissionDenied
-    form = AudienceForm(request.POST, instance=audience)
+    form = AudienceForm(request.POST)
     if not (segment.is_valid() and form.is_valid()):
         errors = [e for f in (segment, form) for errs in f.errors.values() for e in errs]
         return TemplateResponse(request, f"{PAGE}#save-errors", {"save_errors": errors})
@@ -325,8 +416,11 @@ def _wix_label(request: HtmxHttpRequest, audience_id: int):
     return audience, WixLabelNameForm(request.POST)
 
 
+WIX_LABEL_PERMISSIONS = ("contacts.view_audience", "contacts.label_contacts", "labels.add_label")
+
+
 @require_POST
-@permission_required("contacts.view_audience", "contacts.label_contacts")
+@permission_required(*WIX_LABEL_PERMISSIONS)
 def audience_wix_label_preview(request: HtmxHttpRequest, audience_id: int):
     audience, form = _wix_label(request, audience_id)
     context = {"audience": audience, "label_form": form}
@@ -340,7 +434,7 @@ def audience_wix_label_preview(request: HtmxHttpRequest, audience_id: int):
 
 
 @require_POST
-@permission_required("contacts.view_audience", "contacts.label_contacts")
+@permission_required(*WIX_LABEL_PERMISSIONS)
 def audience_wix_label_start(request: HtmxHttpRequest, audience_id: int):
     audience, form = _wix_label(request, audience_id)
     context = {"audience": audience, "label_form": form}
@@ -415,20 +509,47 @@ def contact_label_suggest(request: HtmxHttpRequest, contact_id: int):
 def _contact_label_change(request: HtmxHttpRequest, contact_id: int, change) -> TemplateResponse:
     contact = get_object_or_404(Contact, pk=contact_id)
     form = ContactLabelForm(request.POST)
-    error = ""
+    error, op = "", None
     if form.is_valid():
         label = label_map_for_keys([form.cleaned_data["key"]]).get(form.cleaned_data["key"])
         if label is None:
             error = "That label no longer exists; reload the page."
         else:
             try:
-                change(contact=contact, label=label, user=request.user)
+                op = change(contact=contact, label=label, user=request.user)
             except WixError as wix_error:
                 error = str(wix_error)
     else:
         error = "Choose a label."
-    context = _contact_context(request, contact) | {"error": error}
+    return _contact_labels(request, contact, error=error, done_op=op)
+
+
+def _contact_labels(request: HtmxHttpRequest, contact: Contact, **extra) -> TemplateResponse:
+    op = extra.get("done_op")
+    undoable = op is not None and undo_available(op) and can_undo(request.user, op)
+    context = _contact_context(request, contact) | extra | {"undo_op": op if undoable else None}
     return TemplateResponse(request, f"{CONTACT_PAGE}#contact-labels", context)
+
+
+@require_POST
+@permission_required("contacts.view_contact", "contacts.label_contacts")
+def contact_label_undo(request: HtmxHttpRequest, contact_id: int, operation_id: int):
+    """Undo a label change made on this contact's page."""
+    contact = get_object_or_404(Contact, pk=contact_id)
+    op = get_object_or_404(
+        Operation.objects.select_related("reverses"),
+        pk=operation_id,
+        kind=Operation.Kind.CONTACT_LABELS,
+        args__contact=contact.wix_id,
+    )
+    if not can_undo(request.user, op):
+        raise PermissionDenied
+    try:
+        undo = operation_undo(op_id=op.pk, user=request.user)
+    except UndoRefused as error:
+        return _contact_labels(request, contact, error=str(error))
+    undo.outcome = "Undone."
+    return _contact_labels(request, contact, done_op=undo)
 
 
 @require_POST

@@ -71,6 +71,11 @@ class LabelJobAdmin(ReadOnlyModelAdmin):
                 name="labels_labeljob_retry",
             ),
             path(
+                "<int:job_id>/undo/",
+                self.admin_site.admin_view(views.label_job_undo),
+                name="labels_labeljob_undo",
+            ),
+            path(
                 "<int:job_id>/look-again/",
                 self.admin_site.admin_view(views.label_job_again),
                 name="labels_labeljob_look_again",

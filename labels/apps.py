@@ -4,3 +4,24 @@ from django.apps import AppConfig
 class LabelsConfig(AppConfig):
     name = "labels"
     verbose_name = "Labels"
+
+    def ready(self) -> None:
+        from journal.settle import SWEEPERS
+        from journal.undo import StepKind, step_kind
+        from labels import services, settle
+
+        step_kind(
+            "restore",
+            StepKind(
+                run=services.restore_run, settle=settle.restore_settle, check=services.restore_check
+            ),
+        )
+        step_kind(
+            "delete",
+            StepKind(
+                run=services.delete_run, settle=settle.delete_settle, check=services.delete_check
+            ),
+        )
+        step_kind("labels", StepKind(run=services.labels_run, settle=settle.labels_settle))
+        if settle.label_jobs_revive not in SWEEPERS:
+            SWEEPERS.append(settle.label_jobs_revive)

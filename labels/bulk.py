@@ -19,6 +19,8 @@ from django.contrib.admin.models import CHANGE, DELETION
 from django.db import transaction
 from django.utils import timezone
 
+from journal.models import Operation
+from journal.services import operation_jobs_finished, this_process
 from labels.history import label_log_many
 from labels.models import LabelDeletion, LabelJob
 from labelsite.wix import WixClient, WixError, WixNotFound
@@ -78,7 +80,7 @@ def _follow_wix_job(
     while True:
         wix_job = client.get_bulk_job(wix_job_id)
         job.done = done_before + wix_job.success_total
-        LabelJob.objects.filter(pk=job.pk).update(done=job.done)
+        LabelJob.objects.filter(pk=job.pk).update(done=job.done, heartbeat_at=timezone.now())
         if wix_job.finished:
             return wix_job
         waited = clock() - started
@@ -114,9 +116,15 @@ def _finish(job: LabelJob, *, undeleted: Sequence[str] = (), why: str = "Wix fai
         job.outcome += f" {job.failed} failed; see the errors below."
     if undeleted:
         job.outcome += f" Not deleted, because {why}: {', '.join(undeleted)}."
-    job.save()
-    touched = Label.objects.filter(key__in=[*job.add_keys, *job.remove_keys])
-    _log(job, touched, CHANGE, f"{job.description}: {job.outcome}")
+    with transaction.atomic():
+        job.save()
+        touched = Label.objects.filter(key__in=[*job.add_keys, *job.remove_keys])
+        _log(job, touched, CHANGE, f"{job.description}: {job.outcome}")
+        if job.operation_id is not None:
+            siblings = LabelJob.objects.filter(operation_id=job.operation_id).only(
+                "status", "done", "total", "outcome"
+            )
+            operation_jobs_finished(job.operation_id, list(siblings))
 
 
 def label_job_execute(
@@ -135,7 +143,12 @@ def label_job_execute(
         return job
     job.status = LabelJob.Status.RUNNING
     job.started_at = job.started_at or timezone.now()
-    job.save(update_fields=["status", "started_at"])
+    job.process, job.heartbeat_at = this_process(), timezone.now()
+    job.save(update_fields=["status", "started_at", "process", "heartbeat_at"])
+    if job.operation_id is not None:
+        Operation.objects.filter(pk=job.operation_id, state=Operation.State.PLANNED).update(
+            state=Operation.State.SENT, updated_at=timezone.now()
+        )
     try:
         for index in range(job.chunks_finished, -(-job.total // CHUNK_SIZE)):
             chunk = job.contact_ids[index * CHUNK_SIZE : (index + 1) * CHUNK_SIZE]
@@ -210,16 +223,34 @@ def _chunk_finished(
         job.failed += failed
         job.done = done_before + wix_job.success_total
         job.chunks_finished = index + 1
+        job.heartbeat_at = timezone.now()
         job.save(
-            update_fields=["failed", "done", "chunks_finished", "errors", "failed_contact_ids"]
+            update_fields=[
+                "failed",
+                "done",
+                "chunks_finished",
+                "errors",
+                "failed_contact_ids",
+                "heartbeat_at",
+            ]
         )
 
 
 def _keep_sources(job: LabelJob) -> None:
-    """A merge with failed contacts: the merged labels stay (with nothing to undo), and the job
-    says which contacts failed so that the person can retry them."""
+    """A merge with failed contacts: the merged labels stay (nothing to restore), and the job
+    says which contacts failed so that the person can retry them. Undo then only takes the
+    target from the contacts that gained it."""
     with transaction.atomic():
         LabelDeletion.objects.filter(merge_job=job, key__in=job.delete_keys_after).delete()
+        if job.operation_id is not None:
+            op = Operation.objects.get(pk=job.operation_id)
+            failed = set(job.failed_contact_ids)
+            op.reverse = [
+                {**step, "contacts": [c for c in step["contacts"] if c not in failed]}
+                for step in op.reverse
+                if step["type"] == "labels"
+            ]
+            op.save(update_fields=["reverse"])
         _finish(
             job,
             undeleted=job.delete_keys_after,

@@ -1,7 +1,16 @@
 from django.conf import settings
 from django.db import models
 
+from journal.models import Operation
 from wixcache import models as cache
+
+
+class LabelJobManager(models.Manager):
+    """Jobs load their counts, not their contact lists (up to 100k ids each): a page or a list
+    of jobs reads `total`, `done` and `failed`; the id lists load when a job's code asks."""
+
+    def get_queryset(self):
+        return super().get_queryset().defer("contact_ids", "failed_contact_ids")
 
 
 class Label(cache.Label):
@@ -61,6 +70,20 @@ class LabelJob(models.Model):
     # Labels to delete (Wix first, then here) once every contact has the target: merges.
     delete_keys_after = models.JSONField(default=list, blank=True)
     outcome = models.TextField(blank=True)
+    # The journal's operation this job carries out (it is done when its jobs are).
+    operation = models.ForeignKey(
+        Operation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # host:pid of the worker running it and when it last moved: a job whose worker died is
+    # picked up again by the settling task (it follows the Wix jobs it already started).
+    process = models.CharField(max_length=120, blank=True)
+    # A retry of another job's failed contacts: one at a time per job.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LabelJobManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -110,6 +133,10 @@ class LabelDeletion(models.Model):
     restored_key = models.CharField(max_length=255, blank=True)
     restore_job = models.ForeignKey(
         LabelJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The operation that deleted it (written, with this row, before Wix was asked).
+    operation = models.ForeignKey(
+        Operation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:

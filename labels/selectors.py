@@ -6,10 +6,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
-from django.db.models import Count, F, Q, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Count, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from journal.models import Operation
+from journal.services import undo_seconds
 from labels.models import LabelDeletion, LabelJob
 from wixcache.models import Contact, ContactLabel, Label
 
@@ -22,10 +25,6 @@ ORDERINGS: dict[str, tuple] = {
     "-changed": (F("remote_updated_at").desc(nulls_last=True), "display_name", "key"),
 }
 DEFAULT_ORDER = "name"
-
-
-def undo_seconds() -> int:
-    return int(getattr(settings, "LABEL_UNDO_SECONDS", 86400))
 
 
 def normalized_name(name: str) -> str:
@@ -118,6 +117,8 @@ def label_deletions_open() -> QuerySet[LabelDeletion]:
     return (
         LabelDeletion.objects.filter(restored_at__isnull=True, deleted_at__gte=since)
         .filter(Q(merge_job__isnull=True) | Q(merge_job__status__in=finished))
+        # Written before Wix was asked: only a deletion Wix carried out can be undone.
+        .filter(Q(operation__isnull=True) | Q(operation__state=Operation.State.DONE))
         .select_related("deleted_by")
         .defer("contact_ids")
     )
@@ -153,9 +154,44 @@ def label_with_name(name: str) -> Label | None:
     return Label.objects.filter(display_name=name).first()
 
 
+def label_deleted_names(keys) -> dict[str, str]:
+    """The names deleted labels had, by their (old) key."""
+    return dict(
+        LabelDeletion.objects.filter(key__in=list(keys))
+        .order_by("key", "deleted_at")  # the newest name wins
+        .values_list("key", "display_name")
+    )
+
+
+def label_jobs_of(op: Operation) -> list[LabelJob]:
+    return list(LabelJob.objects.filter(operation=op).order_by("pk"))
+
+
+def label_restored_by(op: Operation) -> list[LabelDeletion]:
+    """The deleted labels an undo made again (each with its new key in `restored_key`)."""
+    steps = op.args.get("steps", [])
+    ids = [step["deletion"] for step in steps if step["type"] == "restore"]
+    restored = LabelDeletion.objects.filter(pk__in=ids, restored_at__isnull=False)
+    return list(restored.defer("contact_ids"))
+
+
 def label_jobs_for_contact(*, wix_id: str, limit: int = 10) -> list[LabelJob]:
-    """Recent bulk jobs whose snapshot held this contact (the newest last thirty are looked at)."""
-    recent = LabelJob.objects.order_by("-created_at").only(
-        "pk", "kind", "status", "description", "created_at", "contact_ids", "outcome"
-    )[:30]
-    return [job for job in recent if wix_id in job.contact_ids][:limit]
+    """Recent bulk jobs whose snapshot held this contact (the newest thirty are looked at).
+
+    The database looks inside the id lists; they never travel to Python (a job may hold 100k)."""
+    recent = list(LabelJob.objects.order_by("-created_at").values_list("pk", flat=True)[:30])
+    jobs = LabelJob.objects.filter(pk__in=recent)
+    if connection.vendor == "postgresql":
+        jobs = jobs.filter(contact_ids__contains=[wix_id])
+    else:
+        held = RawSQL(
+            "EXISTS (SELECT 1 FROM json_each(labels_labeljob.contact_ids) WHERE value = %s)",
+            (wix_id,),
+            output_field=BooleanField(),
+        )
+        jobs = jobs.alias(held=held).filter(held=True)
+    return list(
+        jobs.only("pk", "kind", "status", "description", "created_at", "outcome").order_by(
+            "-created_at", "-id"
+        )[:limit]
+    )

@@ -1,7 +1,10 @@
-"""Label changes made by people: Wix first, then the cache, each with an admin LogEntry.
+"""Label changes made by people: each an operation in the journal, written before Wix is
+asked; Wix first, then the cache, each with an admin LogEntry.
 
-When Wix refuses or is down, the `WixError` reaches the caller and nothing changes here. Rules
-Wix enforces (system labels are read-only, names are 1..180 characters) are checked first.
+When Wix refuses, the `WixError` reaches the caller, the operation fails and nothing changes
+here; when Wix does not answer, the operation stays open and is settled against Wix later
+(`labels.settle`). Rules Wix enforces (system labels are read-only, names are 1..180
+characters) are checked first.
 """
 
 from __future__ import annotations
@@ -9,21 +12,29 @@ from __future__ import annotations
 import contextlib
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION
 from django.db import transaction
 from django.utils import timezone
 
+from journal.models import Operation, OperationRef
+from journal.services import (
+    asking_wix,
+    operation_done,
+    operation_keys_replace,
+    operation_plan,
+    operation_refs_add,
+    undo_seconds,
+)
 from labels.history import label_log, sync_user
 from labels.models import LabelDeletion, LabelJob
-from labels.selectors import label_contact_ids, label_merge_gainers, undo_seconds
+from labels.selectors import label_contact_ids, label_merge_gainers
 from labels.tasks import label_job_start, run_label_job
-from labelsite.wix import WixConflict, WixNotFound
+from labelsite.wix import WixClient, WixConflict, WixNotFound
 from wixcache.budget import site_client
 from wixcache.models import Contact, ContactLabel, Label
-from wixcache.store import label_store, labels_delete
+from wixcache.store import label_store, labels_delete, memberships_write_lock
 
 NAME_MAX_LENGTH = 180
 # Invisible characters that make two names look alike or turn the text around: bidi embeddings,
@@ -92,7 +103,11 @@ def clean_display_name(display_name: str) -> str:
     return name
 
 
-def _forget_gone(label: Label) -> None:
+def label_ref(label) -> tuple[str, str, str]:
+    return (OperationRef.Kind.LABEL, label.key, label.display_name)
+
+
+def forget_gone(label: Label) -> None:
     """The label vanished from Wix: the cache follows, as a sync would."""
     with transaction.atomic():
         label_log(
@@ -101,6 +116,7 @@ def _forget_gone(label: Label) -> None:
             action=DELETION,
             message=f"Deleted in Wix (key {label.key}); removed from the cache.",
         )
+        memberships_write_lock()
         labels_delete([label.pk])
 
 
@@ -114,8 +130,19 @@ def _refuse_system(label: Label, action: str) -> None:
 def label_create(*, display_name: str, user) -> tuple[Label, bool]:
     """Wix's find-or-create; returns (label, created). An exact match is returned, not made."""
     name = clean_display_name(display_name)
-    with site_client(interactive=True) as client:
+    op = operation_plan(
+        kind=Operation.Kind.LABEL_CREATE,
+        user=user,
+        summary=f"Create label “{name}”",
+        args={"name": name},
+    )
+    with asking_wix(op), site_client(interactive=True) as client:
         record, created = client.find_or_create_label(name)
+    return label_created(op, record, created=created, user=user), created
+
+
+def label_created(op: Operation, record, *, created: bool, user) -> Label:
+    """The cache and the journal follow a label Wix made (or already had)."""
     with transaction.atomic():
         label = label_store(record).label
         if created:
@@ -125,7 +152,10 @@ def label_create(*, display_name: str, user) -> tuple[Label, bool]:
                 action=ADDITION,
                 message=f"Created “{label.display_name}” in Wix (key {label.key}).",
             )
-    return label, created
+        operation_refs_add(op, [label_ref(label)])
+        outcome = "Made in Wix." if created else "Wix had a label of that name already."
+        operation_done(op, outcome=outcome, args={**op.args, "key": label.key})
+    return label
 
 
 def label_rename(*, label: Label, display_name: str, expected_name: str, user) -> Label:
@@ -141,7 +171,14 @@ def label_rename(*, label: Label, display_name: str, expected_name: str, user) -
         )
     if name == label.display_name:
         return label
-    with site_client(interactive=True) as client:
+    op = operation_plan(
+        kind=Operation.Kind.LABEL_RENAME,
+        user=user,
+        summary=f"Rename label “{expected_name}” to “{name}”",
+        args={"key": label.key, "from": expected_name, "to": name},
+        refs=[label_ref(label)],
+    )
+    with asking_wix(op), site_client(interactive=True) as client:
         try:
             current = client.get_label(label.key)
             if current.display_name != expected_name:
@@ -153,7 +190,7 @@ def label_rename(*, label: Label, display_name: str, expected_name: str, user) -
                 )
             renamed = client.rename_label(label.key, name)
         except WixNotFound:
-            _forget_gone(label)
+            forget_gone(label)
             raise LabelStale(
                 f"“{expected_name}” was deleted in Wix meanwhile, so it cannot be renamed.",
                 label=None,
@@ -163,26 +200,34 @@ def label_rename(*, label: Label, display_name: str, expected_name: str, user) -
                 f"Another label is already called “{name}”. Pick another name, "
                 "or merge the two labels."
             ) from None
+    return label_renamed(op, renamed, user=user)
+
+
+def label_renamed(op: Operation, record, *, user) -> Label:
     with transaction.atomic():
         # Someone may have deleted the label here while Wix renamed it: then it stays deleted.
-        label = Label.objects.select_for_update().filter(pk=label.pk).first()
+        label = Label.objects.select_for_update().filter(key=record.key).first()
         if label is None:
+            operation_done(op, outcome="Renamed in Wix; the label was deleted here meanwhile.")
             raise LabelStale(
-                f"“{expected_name}” was deleted while you were renaming it.", label=None
+                f"“{op.args['from']}” was deleted while you were renaming it.", label=None
             )
         old_name = label.display_name
-        label = label_store(renamed).label
+        label = label_store(record).label
         label_log(
             user=user,
             label=label,
             action=CHANGE,
             message=f"Renamed from “{old_name}” to “{label.display_name}” (key {label.key}).",
         )
+        operation_refs_add(op, [label_ref(label)])
+        operation_done(op, outcome="Renamed in Wix.")
     return label
 
 
 def label_delete(*, label: Label, expected_name: str, user) -> LabelDeletion:
-    """Delete in Wix, then here, keeping what is needed to undo it."""
+    """Delete in Wix, then here. What undoes it (the label's name and contacts) is written down,
+    with the operation, before Wix is asked."""
     _refuse_system(label, "delete")
     if label.display_name != expected_name:
         raise LabelStale(
@@ -190,34 +235,114 @@ def label_delete(*, label: Label, expected_name: str, user) -> LabelDeletion:
             "Check it and try again.",
             label=label,
         )
-    contact_ids = label_contact_ids(label=label)
-    with site_client(interactive=True) as client, contextlib.suppress(WixNotFound):
-        # Already gone from Wix: the cache follows, and undo still works.
-        client.delete_label(label.key)
+    pending = Operation.objects.filter(
+        kind=Operation.Kind.LABEL_DELETE,
+        state__in=Operation.OPEN_STATES,
+        refs__kind=OperationRef.Kind.LABEL,
+        refs__ref=label.key,
+    )
+    if pending.exists():
+        raise LabelError(
+            f"A deletion of “{label.display_name}” is still being checked with Wix; wait for "
+            "its outcome (shown in the history) before trying again."
+        )
+    op = operation_plan(
+        kind=Operation.Kind.LABEL_DELETE,
+        user=user,
+        summary=f"Delete label “{label.display_name}”",
+        args={"key": label.key, "name": label.display_name},
+        refs=[label_ref(label)],
+    )
+    return label_delete_for(op, label=label, user=user)
+
+
+def label_delete_for(op: Operation, *, label: Label, user, finish: bool = True) -> LabelDeletion:
+    """Delete `label` as (part of) operation `op`: the undo record first, then Wix, then here.
+    `finish`: the operation is done with it (else it is one step of an undo)."""
     with transaction.atomic():
+        contact_ids = label_contact_ids(label=label)
         deletion = LabelDeletion.objects.create(
             display_name=label.display_name,
             key=label.key,
             label_type=label.label_type,
             contact_ids=contact_ids,
             contact_count=len(contact_ids),
-            deleted_by=user,
+            deleted_by=user if getattr(user, "pk", None) else None,
+            operation=op,
         )
-        label_log(
-            user=user,
-            label=label,
-            action=DELETION,
-            message=(
-                f"Deleted “{label.display_name}” (key {label.key}); "
-                f"{len(contact_ids)} contacts lost it."
-            ),
-        )
-        labels_delete([label.pk])
+    # Already gone from Wix (WixNotFound): the cache follows, and undo still works.
+    with (
+        asking_wix(op),
+        site_client(interactive=True) as client,
+        contextlib.suppress(WixNotFound),
+    ):
+        client.delete_label(label.key)
+    label_deleted(op, deletion, user=user, finish=finish)
     return deletion
 
 
+def label_deleted(op: Operation, deletion: LabelDeletion, *, user, finish: bool = True) -> None:
+    """Wix deleted the label: the cache follows, and the operation is done, undoable."""
+    with transaction.atomic():
+        memberships_write_lock()
+        label = Label.objects.select_for_update().filter(key=deletion.key).first()
+        if label is not None:
+            label_log(
+                user=user or sync_user(),
+                label=label,
+                action=DELETION,
+                message=(
+                    f"Deleted “{deletion.display_name}” (key {deletion.key}); "
+                    f"{deletion.contact_count} contacts lost it."
+                ),
+            )
+            labels_delete([label.pk])
+        if finish:
+            reverse = [{"type": "restore", "deletion": deletion.pk}]
+            operation_done(
+                op, outcome=f"{deletion.contact_count} contacts lost it.", reverse=reverse
+            )
+
+
+def label_deletion_operation(deletion: LabelDeletion) -> Operation:
+    """The operation whose undo restores `deletion`: its own, or, for one recorded before the
+    journal existed, one written now from it (a merge's deletions together)."""
+    if deletion.operation_id is not None:
+        return Operation.objects.get(pk=deletion.operation_id)
+    with transaction.atomic():
+        deletion = LabelDeletion.objects.select_for_update().get(pk=deletion.pk)
+        if deletion.operation_id is not None:
+            return Operation.objects.get(pk=deletion.operation_id)
+        job = deletion.merge_job
+        group = list(LabelDeletion.objects.filter(merge_job=job)) if job else [deletion]
+        reverse = [{"type": "restore", "deletion": d.pk} for d in group if d.restored_at is None]
+        if job is not None and reverse and job.contact_ids:
+            reverse.append({"type": "labels", "remove": job.add_keys, "contacts": job.contact_ids})
+        names = ", ".join(f"“{d.display_name}”" for d in group)
+        summary = (
+            f"Merge {names} into “{deletion.merged_into}”"
+            if job
+            else f"Delete label “{deletion.display_name}”"
+        )
+        op = Operation.objects.create(
+            kind=Operation.Kind.LABEL_MERGE if job else Operation.Kind.LABEL_DELETE,
+            state=Operation.State.DONE if reverse else Operation.State.REVERSED,
+            user=deletion.deleted_by,
+            summary=summary,
+            args={"key": deletion.key, "name": deletion.display_name},
+            reverse=reverse,
+            finished_at=deletion.deleted_at,
+            undo_until=deletion.deleted_at + timedelta(seconds=undo_seconds()),
+        )
+        operation_refs_add(op, [(OperationRef.Kind.LABEL, d.key, d.display_name) for d in group])
+        LabelDeletion.objects.filter(pk__in=[d.pk for d in group]).update(operation=op)
+    return op
+
+
 def label_merge(*, sources: list[Label], target: Label, user) -> LabelJob:
-    """Queue a merge: every contact with a source label gets the target; then the sources go."""
+    """Queue a merge: every contact with a source label gets the target; then the sources go.
+    The operation, its job and the sources' undo records are written in one transaction, before
+    anything is sent to Wix."""
     sources = [s for s in sources if s.pk != target.pk]
     if not sources:
         raise LabelError("Pick at least one other label to merge into the target.")
@@ -235,6 +360,13 @@ def label_merge(*, sources: list[Label], target: Label, user) -> LabelJob:
     )
     names = ", ".join(f"“{s.display_name}”" for s in sources)
     with transaction.atomic():
+        op = operation_plan(
+            kind=Operation.Kind.LABEL_MERGE,
+            user=user,
+            summary=f"Merge {names} into “{target.display_name}”",
+            args={"target": target.key, "sources": [s.key for s in sources]},
+            refs=[label_ref(target), *map(label_ref, sources)],
+        )
         job = label_job_start(
             requested_by=user,
             description=f"Merge {names} into “{target.display_name}”",
@@ -242,8 +374,9 @@ def label_merge(*, sources: list[Label], target: Label, user) -> LabelJob:
             add_keys=[target.key],
             kind=LabelJob.Kind.MERGE,
             delete_keys_after=[s.key for s in sources],
+            operation=op,
         )
-        LabelDeletion.objects.bulk_create(
+        deletions = LabelDeletion.objects.bulk_create(
             [
                 LabelDeletion(
                     display_name=source.display_name,
@@ -254,10 +387,16 @@ def label_merge(*, sources: list[Label], target: Label, user) -> LabelJob:
                     deleted_by=user,
                     merge_job=job,
                     merged_into=target.display_name,
+                    operation=op,
                 )
                 for source in sources
             ]
         )
+        op.reverse = [
+            *({"type": "restore", "deletion": d.pk} for d in deletions),
+            {"type": "labels", "remove": [target.key], "contacts": gained},
+        ]
+        op.save(update_fields=["reverse"])
         label_log(
             user=user,
             label=target,
@@ -270,86 +409,53 @@ def label_merge(*, sources: list[Label], target: Label, user) -> LabelJob:
     return job
 
 
-@dataclass
-class UndoResult:
-    restored: list[LabelDeletion] = field(default_factory=list)  # with `restored_key` set
-    jobs: list[LabelJob] = field(default_factory=list)
-
-
-def label_deletion_undo(*, deletion: LabelDeletion, user) -> UndoResult:
-    """Make deleted labels again and give them back to exactly their contacts.
-
-    A merged-away label is restored with the rest of its merge, and the contacts that gained
-    the target only through the merge lose it again. Restored deletions carry `restored_key`
-    (Wix never reuses a key, so it differs from `key`).
-    """
-    if deletion.restored_at is not None:
-        raise LabelError(f"“{deletion.display_name}” has already been restored.")
-    if deletion.deleted_at < timezone.now() - timedelta(seconds=undo_seconds()):
-        raise LabelError(f"It is too late to undo the deletion of “{deletion.display_name}”.")
-    group = [deletion]
-    merge_job = deletion.merge_job
-    if merge_job is not None:
-        if merge_job.is_active:
-            raise LabelError("The merge is still running; undo it once it has finished.")
-        group = list(LabelDeletion.objects.filter(merge_job=merge_job, restored_at__isnull=True))
-    result = UndoResult()
-    with site_client(interactive=True) as client:
-        for item in group:
-            record, _created = client.find_or_create_label(item.display_name)
-            with transaction.atomic():
-                label = label_store(record).label
-                job = label_job_start(
-                    requested_by=user,
-                    description=f"Restore “{item.display_name}” to {item.contact_count} contacts",
-                    contact_ids=item.contact_ids,
-                    add_keys=[label.key],
-                    kind=LabelJob.Kind.RESTORE,
-                )
-                item.restored_at = timezone.now()
-                item.restored_key = label.key
-                item.restore_job = job
-                item.save(update_fields=["restored_at", "restored_key", "restore_job"])
-                label_log(
-                    user=user,
-                    label=label,
-                    action=ADDITION,
-                    message=(
-                        f"Restored “{item.display_name}” as key {label.key} (was {item.key}); "
-                        f"giving it back to {item.contact_count} contacts."
-                    ),
-                )
-            result.restored.append(item)
-            result.jobs.append(job)
-    if merge_job is not None and merge_job.contact_ids:
-        target = Label.objects.filter(key__in=merge_job.add_keys).first()
-        if target is not None:
-            job = label_job_start(
-                requested_by=user,
-                description=(
-                    f"Undo merge: take “{target.display_name}” from the "
-                    f"{len(merge_job.contact_ids)} contacts that gained it"
-                ),
-                contact_ids=merge_job.contact_ids,
-                remove_keys=[target.key],
-                kind=LabelJob.Kind.RESTORE,
-            )
-            result.jobs.append(job)
-    return result
-
-
 def label_job_retry_failed(*, job: LabelJob, requested_by) -> LabelJob:
-    """A new job for the contacts that failed in `job`, with the same labels."""
-    if not job.failed_contact_ids:
+    """A new job for the contacts that failed in `job`, with the same labels; once, however
+    often it is asked while that job runs."""
+    failed_ids = job.failed_contact_ids
+    if not failed_ids:
         raise LabelError("This job has no failed contacts that Wix named; run a sync instead.")
-    return label_job_start(
-        requested_by=requested_by,
-        description=f"Retry {len(job.failed_contact_ids)} failed contacts of: {job.description}",
-        contact_ids=job.failed_contact_ids,
-        add_keys=job.add_keys,
-        remove_keys=job.remove_keys,
-        kind=LabelJob.Kind.APPLY,
-    )
+    with transaction.atomic():
+        # One retry per job at a time: the job row is locked while the retry is made.
+        LabelJob.objects.select_for_update().filter(pk=job.pk).first()
+        running = LabelJob.objects.filter(
+            retry_of=job.pk, status__in=[LabelJob.Status.QUEUED, LabelJob.Status.RUNNING]
+        ).first()
+        if running is not None:
+            return running
+        description = f"Retry {len(failed_ids)} failed contacts of: {job.description}"
+        op = operation_plan(
+            kind=Operation.Kind.BULK_LABELS,
+            user=requested_by,
+            summary=description,
+            args={"add": job.add_keys, "remove": job.remove_keys, "count": len(failed_ids)},
+            reverse=bulk_reverse(job.add_keys, job.remove_keys, failed_ids),
+            refs=[(OperationRef.Kind.LABEL, key, "") for key in job.add_keys + job.remove_keys],
+        )
+        return label_job_start(
+            requested_by=requested_by,
+            description=description,
+            contact_ids=failed_ids,
+            add_keys=job.add_keys,
+            remove_keys=job.remove_keys,
+            kind=LabelJob.Kind.APPLY,
+            operation=op,
+            retry_of=job,
+        )
+
+
+def bulk_reverse(add_keys, remove_keys, contact_ids, *, per_key: dict | None = None) -> list:
+    """Undo steps of a bulk change: the contacts that gained a label lose it, and those that
+    lost one get it back. `per_key` gives each key's own contacts, when they differ."""
+    steps = [
+        {"type": "labels", "remove": [key], "contacts": (per_key or {}).get(key, contact_ids)}
+        for key in add_keys
+    ]
+    steps += [
+        {"type": "labels", "add": [key], "contacts": (per_key or {}).get(key, contact_ids)}
+        for key in remove_keys
+    ]
+    return [step for step in steps if step["contacts"]]
 
 
 def label_job_look_again(*, job: LabelJob) -> LabelJob:
@@ -359,3 +465,124 @@ def label_job_look_again(*, job: LabelJob) -> LabelJob:
         transaction.on_commit(lambda: run_label_job.enqueue(job.pk))
     job.refresh_from_db(fields=["status"])
     return job
+
+
+# --- Undo steps (see journal.undo) ------------------------------------------------------------
+
+
+def same_name_label(name: str) -> Label | None:
+    return Label.objects.filter(display_name=name).first()
+
+
+def restore_check(step: dict) -> None:
+    deletion = LabelDeletion.objects.filter(pk=step["deletion"]).first()
+    if deletion is None:
+        raise LabelError("The record of that deleted label is gone; it cannot be restored.")
+    if deletion.restored_at is not None:
+        return
+    clash = same_name_label(deletion.display_name)
+    if clash is not None:
+        raise LabelError(
+            f"A label called “{clash.display_name}” exists again (key {clash.key}), and it is "
+            "not the deleted one: Wix would hand the contacts to it. Rename or delete that "
+            "label, then undo."
+        )
+
+
+def restore_run(step: dict, *, op: Operation, user, client: WixClient | None = None):
+    """Make a deleted label again (Wix gives it a new key) and give it back to its contacts."""
+    deletion = LabelDeletion.objects.get(pk=step["deletion"])
+    if deletion.restored_at is None:
+        restore_check(step)
+        with contextlib.ExitStack() as stack:
+            wix = client or stack.enter_context(site_client(interactive=True))
+            record, created = wix.find_or_create_label(deletion.display_name)
+        if not created:
+            label_store(record)
+            raise LabelError(
+                f"Wix has a label called “{record.display_name}” again (key {record.key}), "
+                "and it is not the deleted one. Rename or delete that label, then undo."
+            )
+        label_restored(op, deletion, record, user=user)
+        deletion.refresh_from_db()
+    reverse = [{"type": "delete", "key": deletion.restored_key, "name": deletion.display_name}]
+    return reverse, deletion.restore_job_id is not None
+
+
+def label_restored(op: Operation, deletion: LabelDeletion, record, *, user) -> None:
+    """Wix made the label again: the cache, every reference to the old key, the undo record and
+    the job that gives it back to its contacts, in one transaction."""
+    with transaction.atomic():
+        deletion = LabelDeletion.objects.select_for_update().get(pk=deletion.pk)
+        if deletion.restored_at is not None:
+            return
+        label = label_store(record).label
+        operation_keys_replace(old_key=deletion.key, new_key=label.key, name=label.display_name)
+        job = None
+        if deletion.contact_ids:
+            job = label_job_start(
+                requested_by=user,
+                description=(
+                    f"Restore “{deletion.display_name}” to {deletion.contact_count} contacts"
+                ),
+                contact_ids=deletion.contact_ids,
+                add_keys=[label.key],
+                kind=LabelJob.Kind.RESTORE,
+                operation=op,
+            )
+        deletion.restored_at = timezone.now()
+        deletion.restored_key = label.key
+        deletion.restore_job = job
+        deletion.save(update_fields=["restored_at", "restored_key", "restore_job"])
+        op.args = {**op.args, "changed_before_jobs": True}
+        Operation.objects.filter(pk=op.pk).update(args=op.args)
+        label_log(
+            user=user or sync_user(),
+            label=label,
+            action=ADDITION,
+            message=(
+                f"Restored “{deletion.display_name}” as key {label.key} (was {deletion.key}); "
+                f"giving it back to {deletion.contact_count} contacts."
+            ),
+        )
+
+
+def delete_check(step: dict) -> None:
+    label = Label.objects.filter(key=step["key"]).first()
+    if label is not None:
+        _refuse_system(label, "delete")
+
+
+def delete_run(step: dict, *, op: Operation, user):
+    label = Label.objects.filter(key=step["key"]).first()
+    if label is None:
+        return [], False  # gone already: nothing to delete, nothing to restore
+    deletion = label_delete_for(op, label=label, user=user, finish=False)
+    return [{"type": "restore", "deletion": deletion.pk}], False
+
+
+def labels_run(step: dict, *, op: Operation, user):
+    add, remove = step.get("add", []), step.get("remove", [])
+    names = {label.key: label.display_name for label in Label.objects.filter(key__in=add + remove)}
+    verb, keys = ("give back", add) if add else ("take away", remove)
+    what = ", ".join(f"“{names.get(key, key)}”" for key in keys)
+    with transaction.atomic():
+        job = label_job_start(
+            requested_by=user,
+            description=f"Undo: {verb} {what} ({len(step['contacts'])} contacts)",
+            contact_ids=step["contacts"],
+            add_keys=add,
+            remove_keys=remove,
+            kind=LabelJob.Kind.RESTORE if add else LabelJob.Kind.APPLY,
+            operation=op,
+        )
+        # Marked in the journal with the job, so that a crash after this point knows it ran.
+        step["job"] = job.pk
+        Operation.objects.filter(pk=op.pk).update(args=op.args)
+    return [labels_swapped(step)], True
+
+
+def labels_swapped(step: dict) -> dict:
+    swapped = {"type": "labels", "contacts": step["contacts"]}
+    swapped.update({"remove": step["add"]} if step.get("add") else {"add": step["remove"]})
+    return swapped

@@ -12,6 +12,10 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from journal.models import Operation
+from journal.references import key_users
+from journal.services import undo_seconds
+from journal.undo import UndoRefused, can_undo, operation_undo, undo_available
 from labels.forms import (
     LabelCreateForm,
     LabelDeleteForm,
@@ -28,17 +32,18 @@ from labels.selectors import (
     label_deletions_open,
     label_get,
     label_jobs_active,
+    label_jobs_of,
     label_list,
     label_merge_plan,
     label_near_duplicates,
-    undo_seconds,
+    label_restored_by,
 )
 from labels.services import (
     LabelError,
     LabelStale,
     label_create,
     label_delete,
-    label_deletion_undo,
+    label_deletion_operation,
     label_job_look_again,
     label_job_retry_failed,
     label_merge,
@@ -233,7 +238,7 @@ def label_delete_confirm(request: HtmxHttpRequest, key: str) -> HttpResponse:
         return _gone(request, key)
     if label.is_system:
         return _row(request, label, error="System labels cannot be deleted.")
-    return _row(request, label, mode="confirm-delete")
+    return _row(request, label, mode="confirm-delete", key_users=key_users([label.key]))
 
 
 @require_POST
@@ -265,16 +270,21 @@ def label_undo(request: HtmxHttpRequest, deletion_id: int) -> HttpResponse:
     place = (form.cleaned_data.get("place") if form.is_valid() else "") or "list"
     partial = "label-row" if place == "row" else "label-deletion"
     context = {**_permissions(request), "deletion": deletion, "mode": "deleted", "label": None}
+    if deletion.merge_job is not None and deletion.merge_job.is_active:
+        error = "The merge is still running; undo it once it has finished."
+        return TemplateResponse(request, f"{PAGE}#{partial}", {**context, "error": error})
     try:
-        result = label_deletion_undo(deletion=deletion, user=request.user)
-    except (WixError, LabelError) as error:
+        op = label_deletion_operation(deletion)
+        undo = operation_undo(op_id=op.pk, user=request.user)
+    except (WixError, LabelError, UndoRefused) as error:
         return TemplateResponse(request, f"{PAGE}#{partial}", {**context, "error": str(error)})
+    restored = label_restored_by(undo)
     deletion.refresh_from_db()
-    restored = label_get(key=deletion.restored_key)
-    context.update(mode="show", label=restored, restored=result.restored, highlight=True)
-    if restored is not None:
-        context["contacts_total"] = _with_usage([restored])
-    context["jobs"] = result.jobs
+    label = label_get(key=deletion.restored_key) if deletion.restored_key else None
+    context.update(mode="show", label=label, restored=restored, highlight=True)
+    if label is not None:
+        context["contacts_total"] = _with_usage([label])
+    context["jobs"] = label_jobs_of(undo)
     response = render_partials(request, PAGE, [partial, "label-activity-oob"], context)
     return trigger_client_event(response, "labelsChanged")
 
@@ -293,6 +303,7 @@ def _merge_context(request, form: LabelMergeForm) -> dict:
             ticked=form.cleaned_data["source"], target=form.cleaned_data.get("target")
         )
         context.update(
+            key_users=key_users([source.key for source in plan.sources]),
             ticked=plan.ticked,
             target=plan.target,
             sources=plan.sources,
@@ -342,8 +353,26 @@ def can_act_again(user, job: LabelJob) -> bool:
     return job.requested_by_id == user.pk or user.has_perm("labels.change_label")
 
 
+def _undo_op(request: HtmxHttpRequest, job: LabelJob) -> Operation | None:
+    """The job's operation, when this person can undo it now (bulk changes and "Save as Wix
+    label"; deletes and merges are undone from the labels page)."""
+    if job.is_active or job.operation_id is None or job.kind == LabelJob.Kind.MERGE:
+        return None
+    op = (
+        Operation.objects.select_related("reverses")
+        .defer("args", "reverse")
+        .get(pk=job.operation_id)
+    )
+    return op if undo_available(op) and can_undo(request.user, op) else None
+
+
 def _progress(request: HtmxHttpRequest, job: LabelJob, **extra) -> HttpResponse:
-    context = {"job": job, "can_act_again": can_act_again(request.user, job), **extra}
+    context = {
+        "job": job,
+        "can_act_again": can_act_again(request.user, job),
+        "undo_op": _undo_op(request, job),
+        **extra,
+    }
     response = TemplateResponse(request, f"{JOB_PROGRESS}#job-progress", context)
     if not job.is_active:
         trigger_client_event(response, "labelJobFinished", {"id": job.pk, "status": job.status})
@@ -370,6 +399,23 @@ def label_job_retry(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     except LabelError as error:
         return _progress(request, job, error=str(error))
     return _progress(request, retry, started_from=job)
+
+
+@require_POST
+def label_job_undo(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    """Undo the change a finished job made (it becomes a job of its own, undoable again)."""
+    job = get_object_or_404(LabelJob, pk=job_id)
+    if not can_watch(request.user, job):
+        raise PermissionDenied
+    op = Operation.objects.filter(pk=job.operation_id).select_related("reverses").first()
+    if op is None or not can_undo(request.user, op):
+        raise PermissionDenied
+    try:
+        undo = operation_undo(op_id=op.pk, user=request.user)
+    except (WixError, LabelError, UndoRefused) as error:
+        return _progress(request, job, error=str(error))
+    job.refresh_from_db()
+    return _progress(request, job, undone=undo, undo_jobs=label_jobs_of(undo))
 
 
 @require_POST

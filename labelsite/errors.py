@@ -20,9 +20,14 @@ MESSAGES = {
 def _plain(request: HttpRequest, status: int) -> HttpResponse | None:
     if not getattr(request, "htmx", False):
         return None
-    response = HttpResponse(
-        format_html('<p class="errornote">{}</p>', MESSAGES[status]), status=status
-    )
+    return message_response(request, status, MESSAGES[status])
+
+
+def message_response(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    """One plain sentence: in the page's message area for htmx, else as a plain page."""
+    if not getattr(request, "htmx", False):
+        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(format_html('<p class="errornote">{}</p>', message), status=status)
     return reswap(retarget(response, "#htmx-messages"), "innerHTML")
 
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     # The cache of Wix's data at the bottom, the feature apps on it, the project on top.
     "wixcache",
+    "journal",
     "labels",
     "contacts",
     "sync",
@@ -52,6 +53,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After CSRF and authentication: a second submit of a form's key gets the first answer.
+    "journal.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "labelsite.urls"
@@ -179,6 +182,13 @@ SYNC_INTERVAL_SECONDS = env.int("SYNC_INTERVAL_SECONDS", default=300)
 LABEL_JOB_DEADLINE_SECONDS = env.int("LABEL_JOB_DEADLINE_SECONDS", default=900)
 # How long a deleted or merged-away label can be restored with Undo.
 LABEL_UNDO_SECONDS = env.int("LABEL_UNDO_SECONDS", default=86400)
+
+# --- Operation journal ------------------------------------------------------------------------
+# A change whose process died before it ended is settled against Wix by the worker: at once when
+# the process ran on this machine, else after this long without progress.
+OPERATION_STALE_SECONDS = env.int("OPERATION_STALE_SECONDS", default=600)
+# How often the worker looks for such changes (0: only `manage.py settle_operations`).
+OPERATION_SETTLE_INTERVAL_SECONDS = env.int("OPERATION_SETTLE_INTERVAL_SECONDS", default=30)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

@@ -22,6 +22,8 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from journal.models import Operation
+from journal.services import operation_done, operation_failed, operation_plan
 from labels.history import labels_log_wix_changes
 from labelsite.wix import WixClient, WixError, WixNotFound
 from labelsite.wix.records import ContactWalkPage, wix_datetime
@@ -408,7 +410,34 @@ def _finish(run: SyncRun, status: str, *, error: str = "") -> None:
     run.finished_at = timezone.now()
     if status == SyncRun.Status.SUCCEEDED:
         run.contacts_total = run.contacts_seen
-    _save_progress(run, "status", "error", "finished_at", "contacts_total")
+    with transaction.atomic():
+        _save_progress(run, "status", "error", "finished_at", "contacts_total")
+        _journal(run)
+
+
+def _journal(run: SyncRun) -> None:
+    """The run's changes, summarised in the journal (a sync reads Wix; it changes only the
+    cache, so it is written when it ends)."""
+    counts = [
+        (run.labels_created, "labels found"),
+        (run.labels_updated, "labels changed"),
+        (run.labels_deleted, "labels deleted"),
+        (run.contacts_created, "contacts found"),
+        (run.contacts_updated, "contacts changed"),
+        (run.contacts_deleted, "contacts deleted"),
+    ]
+    changed = ", ".join(f"{n:,} {what}" for n, what in counts if n) or "nothing changed"
+    op = operation_plan(
+        kind=Operation.Kind.SYNC,
+        user=run.requested_by,
+        summary=f"{run.get_kind_display()} sync #{run.pk}: {changed}",
+        args={"run": run.pk},
+        state=Operation.State.DONE,
+    )
+    if run.status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.WAITING):
+        operation_done(op, outcome=run.error or "Finished.")
+    else:
+        operation_failed(op, run.error or run.get_status_display())
 
 
 def sync_wix(

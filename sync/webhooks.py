@@ -13,6 +13,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from journal.models import Operation, OperationRef
+from journal.services import operation_done, operation_plan
 from labels.history import labels_log_wix_changes
 from labelsite.wix.records import WixContact, WixLabel
 from labelsite.wix.webhooks import WixEvent, decode_event
@@ -128,4 +130,20 @@ def webhook_apply(event: WixEvent) -> str:
             outcome = "ignored: not an event labelsite uses"
         record.outcome = outcome
         record.save(update_fields=["outcome"])
+        if not outcome.startswith("ignored"):
+            _journal(event, outcome)
     return outcome
+
+
+def _journal(event: WixEvent, outcome: str) -> None:
+    """What Wix told, in the journal, with the label or contact it was about."""
+    kind = OperationRef.Kind.LABEL if event.is_label else OperationRef.Kind.CONTACT
+    op = operation_plan(
+        kind=Operation.Kind.WEBHOOK,
+        user=None,
+        summary=f"Wix told: {event.event_type} ({outcome})",
+        args={"event": event.event_id},
+        refs=[(kind, event.entity_id or "", "")],
+        state=Operation.State.DONE,
+    )
+    operation_done(op, outcome=outcome)

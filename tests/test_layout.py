@@ -1,6 +1,6 @@
 """The architecture, checked on the source: one module talks to Wix, dependencies point one way.
 
-    labelsite.wix  ←  wixcache  ←  labels  ←  contacts  ←  sync
+    labelsite.wix  ←  wixcache  ←  journal  ←  labels  ←  contacts  ←  sync
 
 `labelsite` outside `labelsite.wix` (views, admin, errors, settings, urls) is shared by all.
 Only the app's own packages are read; tests, benchmarks and the sandbox are not the app.
@@ -16,15 +16,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_PACKAGES = ("labelsite", "wixcache", "labels", "contacts", "sync")
+APP_PACKAGES = ("labelsite", "wixcache", "journal", "labels", "contacts", "sync")
 WIX_CLIENT = "labelsite.wix"
 
 # package -> the packages it must not import (its own layer and those above it stay allowed)
 FORBIDDEN_IMPORTS = {
-    "wixcache": ("labels", "contacts", "sync"),
+    "wixcache": ("journal", "labels", "contacts", "sync"),
+    "journal": ("labels", "contacts", "sync"),
     "labels": ("contacts", "sync"),
     "contacts": ("sync",),
-    WIX_CLIENT: ("wixcache", "labels", "contacts", "sync", "labelsite"),
+    WIX_CLIENT: ("wixcache", "journal", "labels", "contacts", "sync", "labelsite"),
 }
 
 

@@ -7,7 +7,10 @@ awkward behaviours a real Wix site may show that the sandbox is otherwise too ki
   user label just before that offset (one the reader has already seen), so that what remains
   shifts back by one, as a deletion in Wix during a pull does;
 - `stuck_jobs=STATUS`: bulk jobs stop in STATUS (e.g. LOADING) and never complete;
-- `job_failures=P`: each contact of a bulk job fails with probability P.
+- `job_failures=P`: each contact of a bulk job fails with probability P;
+- `late_answers=20-200ms`: a request that changes something is carried out at once, but its
+  answer is sent only after that long: a client that dies or times out meanwhile does not know
+  that Wix did it (the window the operation journal's settling exists for).
 
 One seeded RNG draws twice per request (outcome, then latency) whatever the spec, so the same
 seed and the same sequence of requests give the same faults; the behaviours draw from their own.
@@ -31,7 +34,8 @@ class Fault:
 
 
 JOB_STATUSES = ("UNKNOWN_STATUS", "NEW", "LOADING", "RUNNING", "INDEXING")
-BEHAVIOURS = ("short_pages", "label_churn", "stuck_jobs", "job_failures")
+BEHAVIOURS = ("short_pages", "label_churn", "stuck_jobs", "job_failures", "late_answers")
+CHANGING_METHODS = ("POST", "PATCH", "DELETE", "PUT")
 
 
 class Faults:
@@ -42,6 +46,7 @@ class Faults:
         self.label_churn: float = behaviours.get("label_churn", 0.0)
         self.stuck_jobs: str | None = behaviours.get("stuck_jobs")
         self.job_failures: float = behaviours.get("job_failures", 0.0)
+        self.late_answers: tuple[float, float] | None = behaviours.get("late_answers")
         self.seed = seed
         self._rng = random.Random(seed)
         self._behaviour_rng = random.Random(seed)
@@ -53,6 +58,15 @@ class Faults:
             return False
         with self._lock:
             return self._behaviour_rng.random() < probability
+
+    def answer_delay(self, method: str) -> float:
+        """Seconds to hold back the answer to a request that changed something."""
+        if self.late_answers is None or method not in CHANGING_METHODS:
+            return 0.0
+        low, high = self.late_answers
+        with self._lock:
+            spread = self._behaviour_rng.random()
+        return (low + (high - low) * spread) / 1000
 
     @property
     def active(self) -> bool:
@@ -72,6 +86,17 @@ class Faults:
             low, high = self.latency
             delay = (low + (high - low) * spread) / 1000
         return Fault(outcome, delay)
+
+
+def _milliseconds(name: str, value: str) -> tuple[float, float]:
+    match = _LATENCY.match(value)
+    if not match:
+        raise ValueError(f"{name} {value!r} must look like 50ms or 20-200ms")
+    low = float(match[1])
+    high = float(match[2]) if match[2] else low
+    if high < low:
+        raise ValueError(f"{name} {value!r}: the range is upside down")
+    return low, high
 
 
 def _probability(name: str, value: str) -> float:
@@ -111,14 +136,10 @@ def parse_spec(
         if not sep:
             raise ValueError(f"fault {part!r} needs the form name=value")
         if name == "latency":
-            match = _LATENCY.match(value)
-            if not match:
-                raise ValueError(f"latency {value!r} must look like 50ms or 20-200ms")
-            low = float(match[1])
-            high = float(match[2]) if match[2] else low
-            if high < low:
-                raise ValueError(f"latency {value!r}: the range is upside down")
-            latency = (low, high)
+            latency = _milliseconds(name, value)
+            continue
+        if name == "late_answers":
+            behaviours[name] = _milliseconds(name, value)
             continue
         if name in BEHAVIOURS:
             behaviours[name] = _behaviour(name, value)

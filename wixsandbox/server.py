@@ -460,6 +460,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             body = parse_body(raw)
             request = Request(params, parse_qs(query, keep_blank_values=True), body)
             status, data, headers = 200, handler(app, request), {}
+            late = app.faults.answer_delay(method)
+            if late:
+                time.sleep(late)  # done, but the client hears of it only now
         except ApiError as error:
             status, headers = error.status, error.headers
             data = _json(error.body) if error.body is not None else b""

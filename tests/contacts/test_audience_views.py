@@ -117,10 +117,26 @@ def test_malformed_parameters_show_a_message_not_an_error(admin_client, data):
     assert "These rules could not be read" in response.content.decode()
 
 
-def test_unknown_keys_are_ignored_with_a_note(admin_client, data):
-    response = admin_client.get(f"{PAGE}?all=custom.gone")
-    assert "Ignored labels that no longer exist: custom.gone" in response.content.decode()
-    assert "450 contacts" in response.content.decode()
+def test_a_missing_label_in_all_of_matches_nobody_and_says_so(admin_client, data):
+    html = admin_client.get(f"{PAGE}?all=custom.gone").content.decode()
+    assert "“custom.gone” no longer exists" in html
+    assert "this audience matches nobody" in html
+    assert '<strong id="contact-count" class="contact-count">0 contacts</strong>' in html
+    # The rule stays (as a chip that says the label is deleted), so nothing widens on a save.
+    assert 'name="all" value="custom.gone"' in html
+    assert "chip-missing" in html
+
+
+def test_any_of_with_no_existing_label_matches_nobody(admin_client, data):
+    html = admin_client.get(f"{PAGE}?any=custom.gone&any=custom.also-gone").content.decode()
+    assert "None of the labels in ANY of exists any more" in html
+    assert '<strong id="contact-count" class="contact-count">0 contacts</strong>' in html
+
+
+def test_a_missing_label_in_none_of_excludes_nobody(admin_client, data):
+    html = admin_client.get(f"{PAGE}?none=custom.gone").content.decode()
+    assert "nobody has it to be left out" in html
+    assert "450 contacts" in html
 
 
 def test_viewing_needs_view_contact(client, data):

@@ -253,8 +253,9 @@ def test_malformed_parameters_are_a_message(params, message):
     assert message in str(form.errors)
 
 
-def test_unknown_label_keys_are_dropped_with_a_note(population):
+def test_unknown_label_keys_stay_in_their_rules_and_never_widen_them(population):
     form = ContactPageForm({"all": [KEYS[0], "custom.gone"], "none": ["custom.also-gone"]})
     assert form.is_valid()
-    assert form.rules.all_of == (KEYS[0],)
+    assert form.rules.all_of == (KEYS[0], "custom.gone")
     assert form.rules.unknown_keys == ("custom.also-gone", "custom.gone")
+    assert contact_count_for_segment(rules=form.rules) == 0

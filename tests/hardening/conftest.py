@@ -27,6 +27,7 @@ from django.test import Client
 from django.utils import timezone
 
 from contacts.models import Audience
+from journal.models import Operation
 from labels.models import LabelDeletion, LabelJob
 from sync.models import SyncRun
 from sync.service import sync_wix
@@ -48,6 +49,7 @@ class World:
     run: SyncRun
     job: LabelJob
     deletion: LabelDeletion
+    contact_change: Operation  # a contact's label change, undone already
     task_id: str
     group: Group
     users: dict[str, User | None]
@@ -98,12 +100,29 @@ def _build_world(sandbox_server) -> World:
     audience = Audience.objects.create(
         name="Matrix audience", rules={"all_of": [label.key]}, created_by=users["superuser"]
     )
+    # Operations undone already, so that a stray POST to their Undo changes nothing.
+    bulk = Operation.objects.create(
+        kind=Operation.Kind.BULK_LABELS,
+        state=Operation.State.REVERSED,
+        user=users["superuser"],
+        summary="Add a label on ticked contacts",
+        reverse=[{"type": "labels", "remove": [label.key], "contacts": [contact.wix_id]}],
+    )
+    contact_change = Operation.objects.create(
+        kind=Operation.Kind.CONTACT_LABELS,
+        state=Operation.State.REVERSED,
+        user=users["superuser"],
+        summary="Take a label from a contact",
+        args={"type": "contact", "contact": contact.wix_id, "add": [], "remove": [label.key]},
+        reverse=[{"type": "contact", "contact": contact.wix_id, "add": [label.key], "remove": []}],
+    )
     job = LabelJob.objects.create(
         description="A finished job",
         status=LabelJob.Status.SUCCEEDED,
         requested_by=users["superuser"],
         add_keys=[label.key],
         contact_ids=[contact.wix_id],
+        operation=bulk,
     )
     deletion = LabelDeletion.objects.create(
         display_name="Long gone",
@@ -125,6 +144,7 @@ def _build_world(sandbox_server) -> World:
         run=SyncRun.objects.latest(),
         job=job,
         deletion=deletion,
+        contact_change=contact_change,
         task_id=str(task.id),
         group=Group.objects.get(name="Marketing"),
         users=users,

@@ -362,7 +362,7 @@ def test_undo_twice_restores_once(world, manager, sandbox, place):
     undo = url("labels_label_undo", deletion.pk)
     plain(manager.post(undo, {"place": place}, headers=HTMX))
     again = plain(manager.post(undo, {"place": place}, headers=HTMX))
-    assert "has already been restored" in again
+    assert "has already been undone" in again
     assert Label.objects.filter(display_name=label.display_name).count() == 1
     assert LabelJob.objects.filter(kind=LabelJob.Kind.RESTORE).count() == 1
 

@@ -78,7 +78,7 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "admin/r/<path:content_type_id>/<path:object_id>/": row(
         "L 404 404 404 404", "L 404 404 404 404"
     ),
-    "admin/^(?P<app_label>auth|django_tasks_database|labels|contacts|sync)/$": row(
+    "admin/^(?P<app_label>auth|django_tasks_database|journal|labels|contacts|sync)/$": row(
         "L 404 200 200 200", "L 404 200 200 200"
     ),
     "admin/(?P<url>.*)$": row("L 404 404 404 404", "L 404 404 404 404"),
@@ -106,6 +106,8 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     # the job's requester (here the superuser) or a label manager
     "admin/labels/labeljob/<int:job_id>/retry/": row(NO_GET, WITH_LABEL_CHANGE),
     "admin/labels/labeljob/<int:job_id>/look-again/": row(NO_GET, WITH_LABEL_CHANGE),
+    # undo someone else's change: a label manager (the world's job is the superuser's)
+    "admin/labels/labeljob/<int:job_id>/undo/": row(NO_GET, WITH_LABEL_CHANGE),
     "admin/labels/labeljob/add/": CLOSED,
     "admin/labels/labeljob/<path:object_id>/history/": VIEWERS,
     "admin/labels/labeljob/<path:object_id>/delete/": CLOSED,
@@ -132,6 +134,9 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "admin/contacts/contact/<int:contact_id>/labels/suggest/": row(GET_VIEW, NO_POST),
     "admin/contacts/contact/<int:contact_id>/labels/add/": row(NO_GET, "L 403 200 200 200"),
     "admin/contacts/contact/<int:contact_id>/labels/remove/": row(NO_GET, "L 403 200 200 200"),
+    "admin/contacts/contact/<int:contact_id>/labels/undo/<int:operation_id>/": row(
+        NO_GET, WITH_LABEL_CHANGE
+    ),
     "admin/contacts/contact/add/": CLOSED,
     "admin/contacts/contact/<path:object_id>/history/": VIEWERS,
     "admin/contacts/contact/<path:object_id>/delete/": CLOSED,
@@ -146,9 +151,21 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "admin/contacts/audience/<int:audience_id>/wix-label/start/": row(NO_GET, "L 403 200 200 200"),
     "admin/contacts/audience/add/": CLOSED,  # audiences are saved from the contacts page
     "admin/contacts/audience/<path:object_id>/history/": VIEWERS,
-    "admin/contacts/audience/<path:object_id>/delete/": VIEWERS,  # an empty POST only asks
-    "admin/contacts/audience/<path:object_id>/change/": VIEWERS,  # an empty POST: form errors
+    # The world's audience is the superuser's: another person needs change_others_audience
+    # (Label managers); Marketing sees it read-only. An empty POST only asks / gives form errors.
+    "admin/contacts/audience/<path:object_id>/delete/": row(
+        "L 403 403 200 200", "L 403 403 200 200"
+    ),
+    "admin/contacts/audience/<path:object_id>/change/": row(
+        "L 403 200 200 200", "L 403 403 200 200"
+    ),
     "admin/contacts/audience/<path:object_id>/": TO_CHANGE_PAGE,
+    # --- the history (journal): only its own pages, no stock add/change/delete
+    "admin/journal/operation/": row(GET_VIEW, NO_POST),
+    "admin/journal/operation/export.csv": row("L 403 403 200 200", NO_POST),  # export_operation
+    "admin/journal/operation/label/<str:key>/": row(GET_VIEW, NO_POST),
+    "admin/journal/operation/contact/<str:wix_id>/": row(GET_VIEW, NO_POST),
+    "admin/journal/operation/audience/<int:audience_id>/": row(GET_VIEW, NO_POST),
 }
 # Stock admin pages of users, groups and task results, by rule: the first matching regex wins.
 TASKS = "admin/django_tasks_database/dbtaskresult/"
@@ -183,7 +200,9 @@ def concrete(route: str, world: World) -> str:
         "contacts/audience": world.audience.pk,
     }
     special = {
-        "admin/^(?P<app_label>auth|django_tasks_database|labels|contacts|sync)/$": "admin/labels/",
+        "admin/^(?P<app_label>auth|django_tasks_database|journal|labels|contacts|sync)/$": (
+            "admin/labels/"
+        ),
         "admin/(?P<url>.*)$": "admin/no-such-page/",
         "admin/r/<path:content_type_id>/<path:object_id>/": (
             f"admin/r/{ContentType.objects.get_for_model(Label).pk}/{world.label.pk}/"
@@ -198,6 +217,8 @@ def concrete(route: str, world: World) -> str:
         "<int:run_id>": world.run.pk,
         "<int:contact_id>": world.contact.pk,
         "<int:audience_id>": world.audience.pk,
+        "<str:wix_id>": world.contact.wix_id,
+        "<int:operation_id>": world.contact_change.pk,
         "<id>": world.users["staff"].pk,
     }
     url = route

@@ -100,7 +100,13 @@ def test_setup_roles_is_idempotent(db):
     )
     assert {"view_audience", "add_audience", "view_syncrun"} <= marketing
     assert not {"change_label", "delete_label", "run_sync"} & marketing
-    assert managers == marketing | {"change_label", "delete_label", "run_sync"}
+    assert managers == marketing | {
+        "change_label",
+        "delete_label",
+        "run_sync",
+        "export_operation",
+        "change_others_audience",
+    }
 
 
 def test_a_rename_racing_a_delete_here_says_so_instead_of_failing(

@@ -16,8 +16,16 @@ MARKETING = [
     "contacts.change_audience",
     "contacts.delete_audience",
     "sync.view_syncrun",
+    "journal.view_operation",
 ]
-LABEL_MANAGERS_EXTRA = ["labels.change_label", "labels.delete_label", "sync.run_sync"]
+LABEL_MANAGERS_EXTRA = [
+    "labels.change_label",
+    "labels.delete_label",
+    "sync.run_sync",
+    "journal.export_operation",
+    # Audiences belong to who saved them; label managers may change or delete anyone's.
+    "contacts.change_others_audience",
+]
 
 
 def _permissions(names: list[str]) -> list[Permission]:

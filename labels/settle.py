@@ -1,0 +1,195 @@
+"""After a crash: the label operations left between "planned" and "done" are settled against Wix
+(see `journal.settle`), and bulk jobs whose worker died are picked up again."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from journal.models import Operation
+from journal.services import operation_done, operation_failed, operation_jobs_finished
+from journal.settle import process_gone, settler
+from journal.undo import STEP_KINDS
+from labels.models import LabelDeletion, LabelJob
+from labels.services import (
+    forget_gone,
+    label_created,
+    label_deleted,
+    label_renamed,
+    label_restored,
+    labels_swapped,
+)
+from labels.tasks import run_label_job
+from labelsite.wix import WixClient, WixNotFound
+from wixcache.models import Label
+from wixcache.store import label_store
+
+logger = logging.getLogger(__name__)
+CLOCK_SKEW = timedelta(seconds=60)  # between Wix's clock and ours, when telling new from old
+
+ACTIVE = (LabelJob.Status.QUEUED, LabelJob.Status.RUNNING)
+
+
+def label_jobs_revive(*, client: WixClient) -> int:
+    """Queue again every running job whose worker is gone; it follows the Wix jobs it started
+    and sends only what it had not sent."""
+    revived = 0
+    running = LabelJob.objects.filter(status=LabelJob.Status.RUNNING).only(
+        "pk", "process", "heartbeat_at", "started_at"
+    )
+    for job in running:
+        moved = job.heartbeat_at or job.started_at or timezone.now()
+        if job.process and process_gone(job.process, moved):
+            with transaction.atomic():
+                if LabelJob.objects.filter(pk=job.pk, status=LabelJob.Status.RUNNING).update(
+                    status=LabelJob.Status.QUEUED, process=""
+                ):
+                    run_label_job.enqueue(job.pk)
+                    revived += 1
+    return revived
+
+
+def _jobs_settle(op: Operation) -> bool:
+    """An operation carried by jobs ends with them; True when it has jobs."""
+    jobs = list(LabelJob.objects.filter(operation=op).only("status", "done", "total", "outcome"))
+    if not jobs:
+        return False
+    with transaction.atomic():
+        operation_jobs_finished(op.pk, jobs)
+    return True
+
+
+def _wix_label_named(client: WixClient, name: str, *, since) -> object | None:
+    """The label called `name` in Wix that was made after `since`, if there is one."""
+    page = client.query_labels(filter={"displayName": {"$eq": name}}, limit=10)
+    for record in page.labels:
+        if record.display_name == name and (
+            record.created_date is None or record.created_date >= since - CLOCK_SKEW
+        ):
+            return record
+    return None
+
+
+@settler(Operation.Kind.LABEL_CREATE)
+def label_create_settle(op: Operation, *, client: WixClient) -> None:
+    page = client.query_labels(filter={"displayName": {"$eq": op.args["name"]}}, limit=10)
+    record = next((r for r in page.labels if r.display_name == op.args["name"]), None)
+    if record is None:
+        operation_failed(op, "Wix has no label of that name: nothing was made.")
+        return
+    created = record.created_date is None or record.created_date >= op.created_at - CLOCK_SKEW
+    label_created(op, record, created=created, user=op.user)
+
+
+@settler(Operation.Kind.LABEL_RENAME)
+def label_rename_settle(op: Operation, *, client: WixClient) -> None:
+    try:
+        record = client.get_label(op.args["key"])
+    except WixNotFound:
+        label = Label.objects.filter(key=op.args["key"]).first()
+        if label is not None:
+            forget_gone(label)
+        operation_failed(op, "The label was deleted in Wix meanwhile.")
+        return
+    if record.display_name == op.args["to"]:
+        label_renamed(op, record, user=op.user)
+        return
+    with transaction.atomic():
+        label_store(record)
+        operation_failed(op, "Wix did not rename it: nothing changed.")
+
+
+@settler(Operation.Kind.LABEL_DELETE)
+def label_delete_settle(op: Operation, *, client: WixClient) -> None:
+    deletion = LabelDeletion.objects.filter(operation=op).first()
+    if deletion is None:  # the crash came before the undo record: Wix was not asked
+        operation_failed(op, "Nothing was deleted.")
+        return
+    try:
+        record = client.get_label(deletion.key)
+    except WixNotFound:
+        label_deleted(op, deletion, user=op.user)
+        return
+    with transaction.atomic():
+        label_store(record)
+        deletion.delete()
+        operation_failed(op, "Wix still has the label: nothing was deleted.")
+
+
+@settler(Operation.Kind.LABEL_MERGE)
+@settler(Operation.Kind.BULK_LABELS)
+def label_jobs_settle(op: Operation, *, client: WixClient) -> None:
+    if not _jobs_settle(op):
+        # The job is written with the operation; none means the crash came first.
+        operation_failed(op, "Nothing was sent to Wix.")
+
+
+@settler(Operation.Kind.UNDO)
+def undo_settle(op: Operation, *, client: WixClient) -> None:
+    """An undo stopped by a crash: the steps Wix carried out are finished here; the rest stay
+    with the undone operation, to be undone again."""
+    steps = op.args.get("steps", [])
+    reverse: list[dict] = []
+    done: list[dict] = []
+    for step in steps:
+        outcome = _step_settle(step, op=op, client=client)
+        if outcome is None:
+            break
+        done.append(step)
+        reverse = outcome + reverse
+    left = steps[len(done) :]
+    with transaction.atomic():
+        if LabelJob.objects.filter(operation=op).exists():
+            Operation.objects.filter(pk=op.pk).update(reverse=reverse)
+        original = op.reverses_id
+        if not done:
+            operation_failed(op, "Nothing was undone.")
+        elif not LabelJob.objects.filter(operation=op, status__in=ACTIVE).exists():
+            op.args = {"steps": done}
+            operation_done(op, reverse=reverse, outcome="Undone (finished after a restart).")
+        if left and original is not None:
+            Operation.objects.filter(pk=original).update(
+                state=Operation.State.DONE, reverse=left, undo_until=op.undo_until
+            )
+    if LabelJob.objects.filter(operation=op).exists():
+        _jobs_settle(op)
+
+
+def _step_settle(step: dict, *, op: Operation, client: WixClient) -> list | None:
+    return STEP_KINDS[step["type"]].settle(step, op=op, client=client)
+
+
+def restore_settle(step: dict, *, op: Operation, client: WixClient) -> list | None:
+    deletion = LabelDeletion.objects.get(pk=step["deletion"])
+    if deletion.restored_at is None:
+        record = _wix_label_named(client, deletion.display_name, since=op.created_at)
+        if record is None:
+            return None
+        label_restored(op, deletion, record, user=op.user)
+        deletion.refresh_from_db()
+    return [{"type": "delete", "key": deletion.restored_key, "name": deletion.display_name}]
+
+
+def delete_settle(step: dict, *, op: Operation, client: WixClient) -> list | None:
+    deletion = LabelDeletion.objects.filter(operation=op, key=step["key"]).first()
+    if deletion is None:  # not written: Wix was not asked (or the label was gone already)
+        return None if Label.objects.filter(key=step["key"]).exists() else []
+    try:
+        record = client.get_label(step["key"])
+    except WixNotFound:
+        label_deleted(op, deletion, user=op.user, finish=False)
+        return [{"type": "restore", "deletion": deletion.pk}]
+    with transaction.atomic():
+        label_store(record)
+        deletion.delete()
+    return None
+
+
+def labels_settle(step: dict, *, op: Operation, client: WixClient) -> list | None:
+    """A bulk step is done once its job is written (the job itself survives crashes)."""
+    if "job" not in step:
+        return None
+    return [labels_swapped(step)]
