@@ -9,7 +9,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from contacts.models import Audience
-from contacts.segments import MAX_KEYS_PER_GROUP, MAX_SEARCH_LENGTH, SegmentRules
+from contacts.segments import (
+    MAX_KEYS_PER_GROUP,
+    MAX_SEARCH_LENGTH,
+    SegmentRules,
+    search_problem,
+)
 from contacts.selectors import Cursor
 from labels.forms import LabelNameField, reject_control_characters
 from labels.selectors import label_map_for_keys
@@ -59,7 +64,19 @@ class SegmentForm(forms.Form):
     any = LabelKeysField(required=False)
     none = LabelKeysField(required=False)
     unlabeled = forms.BooleanField(required=False)
-    q = forms.CharField(required=False, max_length=MAX_SEARCH_LENGTH)
+    q = forms.CharField(
+        required=False,
+        max_length=MAX_SEARCH_LENGTH,
+        error_messages={
+            "max_length": f"Search for at most {MAX_SEARCH_LENGTH} characters at a time."
+        },
+    )
+
+    def clean_q(self) -> str:
+        text = self.cleaned_data["q"]
+        if problem := search_problem(text):
+            raise ValidationError(problem)
+        return text
 
     def clean(self):
         data = super().clean()

@@ -12,6 +12,35 @@ from urllib.parse import urlencode
 
 MAX_KEYS_PER_GROUP = 50
 MAX_SEARCH_LENGTH = 200
+MAX_SEARCH_WORDS = 8  # each word is one more condition on four columns
+MAX_WORD_LENGTH = 80  # no name, email or phone has a longer word
+
+
+def search_words(text: str) -> list[str]:
+    """The search's words, each once (case does not matter: the search ignores it)."""
+    seen: dict[str, str] = {}
+    for word in text.split():
+        seen.setdefault(word.casefold(), word)
+    return list(seen.values())
+
+
+def search_problem(text: str) -> str:
+    """Why `text` is too much to search for, in plain words, or ""."""
+    words = search_words(text)
+    if len(words) > MAX_SEARCH_WORDS:
+        return (
+            f"Search for at most {MAX_SEARCH_WORDS} different words at a time; "
+            f"this search has {len(words)}."
+        )
+    long = next((word for word in words if len(word) > MAX_WORD_LENGTH), None)
+    if long is not None:
+        return (
+            f"A search word can have at most {MAX_WORD_LENGTH} characters; "
+            f"“{long[:20]}…” has {len(long)}."
+        )
+    return ""
+
+
 PARAMS = ("all", "any", "none", "unlabeled", "q")
 
 
@@ -31,7 +60,7 @@ class SegmentRules:
     def __post_init__(self) -> None:
         for name in ("all_of", "any_of", "none_of"):
             object.__setattr__(self, name, _unique(getattr(self, name)))
-        object.__setattr__(self, "search", " ".join(self.search.split()))
+        object.__setattr__(self, "search", " ".join(search_words(self.search)))
 
     @property
     def keys(self) -> set[str]:

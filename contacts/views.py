@@ -213,7 +213,11 @@ def contacts_page(request: HtmxHttpRequest, extra_context: dict | None = None):
     audience, labels = None, context.get("labels", {})
     can_read_audiences = request.user.has_perm("contacts.view_audience")
     if form.is_valid() and form.cleaned_data["audience"] and can_read_audiences:
-        audience = Audience.objects.filter(pk=form.cleaned_data["audience"]).first()
+        audience = (
+            Audience.objects.select_related("created_by")
+            .filter(pk=form.cleaned_data["audience"])
+            .first()
+        )
     context.update(
         admin.site.each_context(request),
         title="Contacts",

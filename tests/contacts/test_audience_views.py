@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from contacts.export import safe_cell
 from contacts.models import Audience
+from contacts.segments import SegmentRules
 from labels.models import LabelJob
 from sync.service import sync_wix
 from tests.fixtures.users import HTMX, make_user
@@ -259,3 +260,19 @@ def test_contact_label_add_and_remove_write_wix_first(
     remote = {c["id"]: c for c in sandbox.dump()["contacts"]}[contact.wix_id]
     assert label.key not in remote["labelKeys"]
     assert not contact.labels.filter(pk=label.pk).exists()
+
+
+def test_search_words_are_taken_once_whatever_their_case(admin_client, data):
+    rules = SegmentRules(search="anna ANNA  Anna smith")
+    assert rules.search == "anna smith"
+
+
+def test_too_many_search_words_get_a_plain_message(admin_client, data):
+    words = " ".join(f"w{i}" for i in range(9))
+    html = admin_client.get(PAGE, {"q": words}).content.decode()
+    assert "Search for at most 8 different words at a time; this search has 9." in html
+
+
+def test_a_search_word_longer_than_any_name_gets_a_plain_message(admin_client, data):
+    html = admin_client.get(PAGE, {"q": "x" * 81}).content.decode()
+    assert "A search word can have at most 80 characters" in html

@@ -722,3 +722,76 @@ def test_webhook_replayed_event_is_applied_once(world, client, settings):
     assert first.json() == {"outcome": "contact deleted"}
     assert second.json() == {"outcome": "ignored: already applied"}
     assert not Contact.objects.filter(pk=world.contact.pk).exists()
+
+
+# --- Undo, exactly-once keys, search limits (the operation journal) ---------------------------
+
+
+@pytest.mark.parametrize("job_id", ["999999", "99999999999999999999"])
+def test_undo_of_an_unknown_job_is_404(manager, unchanged, job_id):
+    path = url("labels_labeljob_undo", 1).replace("/1/", f"/{job_id}/")
+    assert manager.post(path, headers=HTMX).status_code == 404
+    unchanged()
+
+
+def test_undo_of_a_job_that_was_undone_already_says_so(world, root, unchanged):
+    html = plain(root.post(url("labels_labeljob_undo", world.job.pk), headers=HTMX))
+    assert "cannot be undone" in html or "already been undone" in html
+    unchanged()
+
+
+@pytest.mark.parametrize("operation_id", ["999999", "99999999999999999999"])
+def test_contact_undo_of_an_unknown_change_is_404(world, root, unchanged, operation_id):
+    path = url("contacts_contact_label_undo", world.contact.pk, 1)
+    path = path[: path.rstrip("/").rfind("/") + 1] + f"{operation_id}/"
+    assert root.post(path, headers=HTMX).status_code == 404
+    unchanged()
+
+
+def test_contact_undo_of_another_contacts_change_is_404(world, root, unchanged):
+    other = Contact.objects.exclude(pk=world.contact.pk).first()
+    path = url("contacts_contact_label_undo", other.pk, world.contact_change.pk)
+    assert root.post(path, headers=HTMX).status_code == 404
+    unchanged()
+
+
+def test_contact_undo_twice_changes_once(world, root, unchanged):
+    path = url("contacts_contact_label_undo", world.contact.pk, world.contact_change.pk)
+    for _ in range(2):
+        assert "already been undone" in plain(root.post(path, headers=HTMX))
+    unchanged()
+
+
+KEYS = {
+    "markup": SCRIPT,
+    "too short": "abc",
+    "65 characters": "k" * 65,
+    "nul": "abcdefgh\x00",
+    "spaces": "abcd efgh",
+    "unicode": "ключключключ",
+}
+
+
+@pytest.mark.parametrize("key", KEYS.values(), ids=KEYS)
+def test_damaged_idempotency_keys_are_refused_plainly(world, manager, unchanged, key):
+    response = manager.post(
+        url("labels_label_create"),
+        {"display_name": "Keyed", "idempotency_key": key},
+        headers=HTMX,
+    )
+    assert response.status_code == 400
+    assert "This form is damaged" in plain(response, 400)
+    unchanged()
+
+
+SEARCHES = {
+    "nine words": (" ".join(f"w{i}" for i in range(9)), "at most 8 different words"),
+    "long word": ("x" * 81, "at most 80 characters"),
+    "201 characters": ("a " * 100 + "b", "at most 200 characters"),
+}
+
+
+@pytest.mark.parametrize(("text", "message"), SEARCHES.values(), ids=SEARCHES)
+def test_search_limits_get_a_plain_message(world, root, text, message):
+    html = plain(root.get(CONTACTS, {"q": text}, headers=HTMX), (200, 400))
+    assert message in html
