@@ -6,6 +6,7 @@ class LabelsConfig(AppConfig):
     verbose_name = "Labels"
 
     def ready(self) -> None:
+        from journal.services import label_key_replaced
         from journal.settle import SWEEPERS
         from journal.undo import StepKind, step_kind
         from labels import services, settle
@@ -23,5 +24,6 @@ class LabelsConfig(AppConfig):
             ),
         )
         step_kind("labels", StepKind(run=services.labels_run, settle=settle.labels_settle))
+        label_key_replaced.connect(settle.label_jobs_key_replace, dispatch_uid="label-jobs-keys")
         if settle.label_jobs_revive not in SWEEPERS:
             SWEEPERS.append(settle.label_jobs_revive)

@@ -193,3 +193,18 @@ def labels_settle(step: dict, *, op: Operation, client: WixClient) -> list | Non
     if "job" not in step:
         return None
     return [labels_swapped(step)]
+
+
+def label_jobs_key_replace(sender, *, old_key: str, new_key: str, **kwargs) -> None:
+    """A label came back under a new key: jobs not finished yet use the new key (in the
+    restoring transaction)."""
+    for job in LabelJob.objects.filter(status__in=[*ACTIVE, LabelJob.Status.STUCK]).only(
+        "pk", "add_keys", "remove_keys", "delete_keys_after"
+    ):
+        fields = {}
+        for name in ("add_keys", "remove_keys", "delete_keys_after"):
+            keys = getattr(job, name)
+            if old_key in keys:
+                fields[name] = [new_key if key == old_key else key for key in keys]
+        if fields:
+            LabelJob.objects.filter(pk=job.pk).update(**fields)
