@@ -94,7 +94,10 @@ def operation_undo(*, op_id: int, user) -> Operation:
             raise UndoRefused(f"This cannot be undone: {op.summary}.")
         steps = list(op.reverse)
         for step in steps:
-            STEP_KINDS[step["type"]].check(step)
+            try:
+                STEP_KINDS[step["type"]].check(step)
+            except Exception as error:  # the app's own refusal, in its words
+                raise UndoRefused(str(error)) from error
         refs = [(r.kind, r.ref, r.name) for r in OperationRef.objects.filter(operation=op)]
         undo = operation_plan(
             kind=Operation.Kind.UNDO,

@@ -147,7 +147,7 @@ def label_created(op: Operation, record, *, created: bool, user) -> Label:
         label = label_store(record).label
         if created:
             label_log(
-                user=user,
+                user=user or sync_user(),
                 label=label,
                 action=ADDITION,
                 message=f"Created “{label.display_name}” in Wix (key {label.key}).",
@@ -215,7 +215,7 @@ def label_renamed(op: Operation, record, *, user) -> Label:
         old_name = label.display_name
         label = label_store(record).label
         label_log(
-            user=user,
+            user=user or sync_user(),
             label=label,
             action=CHANGE,
             message=f"Renamed from “{old_name}” to “{label.display_name}” (key {label.key}).",

@@ -91,6 +91,7 @@ def test_deleted_label_empties_a_saved_audience_and_undo_fills_it_again(
     page.goto(CONTACTS_URL)
     everyone = shown_count(page)
     pick(page, "all", x.display_name)
+    expect(page).to_have_url(re.compile(rf"all={re.escape(X)}"))  # the results followed
     n = shown_count(page)
     assert 0 < n < everyone
     assert n == len(wix_had)
@@ -156,7 +157,7 @@ def test_deleted_label_empties_a_saved_audience_and_undo_fills_it_again(
     # The label manager presses Undo on the labels page; the worker gives the label back.
     deleted.get_by_role("button", name="Undo").click()
     restored_note = manager_page.get_by_role("status").filter(has_text="Restored as a new label")
-    expect(restored_note).to_be_visible()
+    expect(restored_note).to_contain_text(f"(it was {X};")
     expect(manager_page.locator("#label-activity .job-progress")).to_contain_text(
         "Done", timeout=JOB_TIMEOUT
     )
@@ -164,7 +165,9 @@ def test_deleted_label_empties_a_saved_audience_and_undo_fills_it_again(
     new_key = deletion.restored_key
     assert new_key
     assert new_key != X
-    expect(restored_note).to_contain_text(new_key)
+    restored_row = label_row(manager_page, new_key)
+    expect(restored_row.locator(".col-key")).to_have_text(new_key)
+    expect(restored_row.locator(".count")).to_have_text(str(n))
     assert wix_contacts_with(sandbox, new_key) == wix_had
     assert wix_label(sandbox, new_key)["displayName"] == x.display_name
 

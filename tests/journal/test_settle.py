@@ -1,0 +1,126 @@
+"""Settling what a crash left open: each kind of operation checked against Wix and ended done
+(the cache made to follow) or failed (nothing changed); jobs of a dead worker go on."""
+
+from __future__ import annotations
+
+import pytest
+
+from journal.models import Operation
+from journal.services import operation_plan, operation_sent
+from journal.settle import operations_settle
+from labels.models import LabelDeletion, LabelJob
+from labels.selectors import label_contact_ids, label_deletions_open
+from wixcache.models import ContactLabel, Label
+
+pytestmark = pytest.mark.django_db
+GONE = "no-such-host:1"  # a process that is not running anywhere (another host, long ago)
+
+
+def _left_open(kind: str, *, args: dict, user=None, process: str = "") -> Operation:
+    """An operation as a process that died after asking Wix left it."""
+    op = operation_plan(kind=kind, user=user, summary=f"Left open: {kind}", args=args)
+    operation_sent(op)
+    Operation.objects.filter(pk=op.pk).update(process=process)
+    op.refresh_from_db()
+    return op
+
+
+def test_a_label_wix_made_is_stored_and_the_create_done(synced, sync_client, manager):
+    synced(contacts=5, labels=2)
+    op = _left_open(Operation.Kind.LABEL_CREATE, args={"name": "Made before the crash"})
+    record, _ = sync_client.find_or_create_label("Made before the crash")
+
+    assert operations_settle(client=sync_client)["done"] == 1
+    op.refresh_from_db()
+    assert op.state == Operation.State.DONE
+    assert Label.objects.filter(key=record.key, display_name="Made before the crash").exists()
+    assert op.refs.filter(ref=record.key).exists()
+
+
+def test_a_create_wix_never_got_fails_with_nothing_made(synced, sync_client):
+    synced(contacts=5, labels=2)
+    op = _left_open(Operation.Kind.LABEL_CREATE, args={"name": "Never sent"})
+
+    assert operations_settle(client=sync_client)["failed"] == 1
+    op.refresh_from_db()
+    assert op.state == Operation.State.FAILED
+    assert not Label.objects.filter(display_name="Never sent").exists()
+
+
+def test_a_delete_wix_carried_out_is_finished_here_and_can_be_undone(synced, sync_client, manager):
+    synced(contacts=20, labels=3)
+    label = Label.objects.filter(contacts__isnull=False, label_type="USER_DEFINED").first()
+    op = _left_open(
+        Operation.Kind.LABEL_DELETE,
+        args={"key": label.key, "name": label.display_name},
+        user=manager,
+    )
+    ids = label_contact_ids(label=label)
+    LabelDeletion.objects.create(
+        display_name=label.display_name,
+        key=label.key,
+        label_type=label.label_type,
+        contact_ids=ids,
+        contact_count=len(ids),
+        operation=op,
+    )
+    assert not label_deletions_open().exists()  # not before Wix is known to have done it
+    sync_client.delete_label(label.key)
+
+    operations_settle(client=sync_client)
+    op.refresh_from_db()
+    assert op.state == Operation.State.DONE
+    assert op.reverse
+    assert op.undo_until
+    assert not Label.objects.filter(key=label.key).exists()
+    assert label_deletions_open().filter(operation=op).exists()
+
+
+def test_a_contact_change_is_settled_by_what_wix_has(synced, sync_client, manager):
+    synced(contacts=10, labels=3)
+    done, undone = ContactLabel.objects.select_related("contact", "label")[:2]
+    for membership in (done, undone):
+        _left_open(
+            Operation.Kind.CONTACT_LABELS,
+            args={
+                "type": "contact",
+                "contact": membership.contact.wix_id,
+                "add": [],
+                "remove": [membership.label.key],
+            },
+            user=manager,
+        )
+    sync_client.unlabel_contact(done.contact.wix_id, [done.label.key])  # only the first reached Wix
+
+    counts = operations_settle(client=sync_client)
+    assert (counts["done"], counts["failed"]) == (1, 1)
+    assert not ContactLabel.objects.filter(pk=done.pk).exists()
+    assert ContactLabel.objects.filter(pk=undone.pk).exists()
+
+
+def test_a_live_process_is_left_to_finish_its_own_work(synced, sync_client):
+    synced(contacts=5, labels=2)
+    op = operation_plan(
+        kind=Operation.Kind.LABEL_CREATE, user=None, summary="x", args={"name": "x"}
+    )
+    assert operations_settle(client=sync_client)["open"] == 1  # this process made it, and lives
+    op.refresh_from_db()
+    assert op.state == Operation.State.PLANNED
+
+
+def test_a_running_job_of_a_dead_worker_is_queued_again(synced, sync_client, manager):
+    synced(contacts=5, labels=2)
+    job = LabelJob.objects.create(
+        description="Killed mid-way",
+        status=LabelJob.Status.RUNNING,
+        requested_by=manager,
+        add_keys=[Label.objects.first().key],
+        contact_ids=[],
+        process=GONE,
+    )
+    job.heartbeat_at = job.created_at
+    LabelJob.objects.filter(pk=job.pk).update(heartbeat_at=job.created_at.replace(year=2020))
+
+    assert operations_settle(client=sync_client)["revived"] == 1
+    job.refresh_from_db()
+    assert job.status == LabelJob.Status.QUEUED
