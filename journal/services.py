@@ -203,8 +203,8 @@ def _replace_key(value, old: str, new: str):
 
 def operation_jobs_finished(op_id: int | None, jobs: Sequence) -> None:
     """Called by a bulk job that ended, with every job of its operation: the operation is done
-    once none is active (failed if none changed anything)."""
-    if op_id is None or any(job.is_active for job in jobs):
+    once all have finished (failed if none changed anything)."""
+    if op_id is None or not all(job.is_finished for job in jobs):
         return
     op = Operation.objects.select_for_update().filter(pk=op_id).first()
     if op is None or not op.is_open:

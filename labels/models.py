@@ -96,6 +96,11 @@ class LabelJob(models.Model):
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
     @property
+    def is_finished(self) -> bool:
+        """Ended for good (a stuck job is not: "Look again" may still see it through)."""
+        return self.status in (self.Status.SUCCEEDED, self.Status.PARTIAL, self.Status.FAILED)
+
+    @property
     def progress_percent(self) -> int:
         if not self.is_active:
             return 100

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 CLOCK_SKEW = timedelta(seconds=60)  # between Wix's clock and ours, when telling new from old
 
 ACTIVE = (LabelJob.Status.QUEUED, LabelJob.Status.RUNNING)
+UNFINISHED = (*ACTIVE, LabelJob.Status.STUCK)
 
 
 def label_jobs_revive(*, client: WixClient) -> int:
@@ -147,7 +148,7 @@ def undo_settle(op: Operation, *, client: WixClient) -> None:
         original = op.reverses_id
         if not done:
             operation_failed(op, "Nothing was undone.")
-        elif not LabelJob.objects.filter(operation=op, status__in=ACTIVE).exists():
+        elif not LabelJob.objects.filter(operation=op, status__in=UNFINISHED).exists():
             op.args = {"steps": done}
             operation_done(op, reverse=reverse, outcome="Undone (finished after a restart).")
         if left and original is not None:
@@ -198,7 +199,7 @@ def labels_settle(step: dict, *, op: Operation, client: WixClient) -> list | Non
 def label_jobs_key_replace(sender, *, old_key: str, new_key: str, **kwargs) -> None:
     """A label came back under a new key: jobs not finished yet use the new key (in the
     restoring transaction)."""
-    for job in LabelJob.objects.filter(status__in=[*ACTIVE, LabelJob.Status.STUCK]).only(
+    for job in LabelJob.objects.filter(status__in=UNFINISHED).only(
         "pk", "add_keys", "remove_keys", "delete_keys_after"
     ):
         fields = {}

@@ -430,6 +430,7 @@ def _with_keys(world, params: dict) -> dict:
 # Every other case shows the results (a contact count), unknown or odd text being just text.
 UNREADABLE = {
     *(f"{group}={name}" for group in ("all", "none") for name in ("181", "10k", "nul", "control")),
+    "q=181",  # one word longer than any name or email (at most 80 characters)
     "q=10k",
     "q=nul",
     "any=many keys",

@@ -163,7 +163,8 @@ def test_a_second_submit_of_the_same_form_changes_nothing(
     synced(contacts=30, labels=5)
     client.force_login(manager)
     path, data = endpoint.prepare(client, manager, run_label_jobs)
-    ops_before, jobs_before = Operation.objects.count(), LabelJob.objects.count()
+    ops_before = Operation.objects.count()
+    jobs_before = LabelJob.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     sandbox.reset_stats()
     form = {**data, "idempotency_key": uuid.uuid4().hex}
 
@@ -179,9 +180,9 @@ def test_a_second_submit_of_the_same_form_changes_nothing(
     new_ops = Operation.objects.count() - ops_before
     assert new_ops == 1, list(Operation.objects.values_list("summary", flat=True))
     if endpoint.jobs:
-        assert LabelJob.objects.count() - jobs_before >= 1
-        # each job sent its contacts once, in one Wix bulk job (they are few)
         jobs = LabelJob.objects.filter(pk__gt=jobs_before)
+        assert jobs.exists()
+        # each job sent its contacts once, in one Wix bulk job (they are few)
         bulk = sandbox.stats()["byRoute"].get(CHANGING_ROUTES[-1], 0)
         assert bulk == sum(1 for job in jobs if job.total)
     else:

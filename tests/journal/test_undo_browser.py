@@ -325,3 +325,45 @@ def test_bulk_add_to_ticked_contacts_then_undo_from_the_job_box(
         expect(row.locator(".contact-labels")).not_to_contain_text(target.display_name)
     assert target.key in wix_labels_of(sandbox, had[0].wix_id)
     assert had[0].labels.filter(pk=target.pk).exists()
+
+
+# --- 5. A tab left open on the audience while the label was gone must not undo the mending ----
+
+
+def test_saving_an_audience_tab_opened_before_the_restore_keeps_the_audience_whole(
+    page, second_page, marketer, manager, seeded, sandbox, task_worker
+):
+    audience = Audience.objects.create(
+        name="Newsletter readers", rules={"all_of": [X]}, created_by=marketer
+    )
+    n = len(wix_contacts_with(sandbox, X))
+    log_in(page, marketer)
+    open_audience_from_list(page, "Newsletter readers")
+    expect(page.locator("#contact-count")).to_have_text(f"{n:,} contacts")
+
+    # Meanwhile a label manager deletes the label and undoes it; the audience is mended.
+    log_in(second_page, manager)
+    second_page.goto(LABELS_URL)
+    row = label_row(second_page, X)
+    row.get_by_role("button", name="Delete “Newsletter”").click()
+    row.get_by_role("button", name="Delete label").click()
+    second_page.locator(".label-row.is-deleted").get_by_role("button", name="Undo").click()
+    expect(second_page.locator("#label-activity .job-progress")).to_contain_text(
+        "Done", timeout=JOB_TIMEOUT
+    )
+    new_key = LabelDeletion.objects.get().restored_key
+    audience.refresh_from_db()
+    assert audience.rules["all_of"] == [new_key]
+
+    # The marketer, in the tab opened before, only adds a description and saves.
+    page.locator("#id_description").fill("For the spring mailing")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator(".audience-description")).to_have_text("For the spring mailing")
+    audience.refresh_from_db()
+    assert audience.rules["all_of"] != [X], (
+        f"saving the old tab wrote the deleted key {X} back into the audience "
+        f"(it named {new_key} after the restore): it now matches nobody"
+    )
+    listed = open_audience_from_list(page, "Newsletter readers")
+    assert listed == f"{n:,}"
+    expect(page.locator("#contact-count")).to_have_text(f"{n:,} contacts")
