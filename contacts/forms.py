@@ -17,7 +17,7 @@ from contacts.segments import (
 )
 from contacts.selectors import Cursor
 from labels.forms import LabelNameField, reject_control_characters
-from labels.selectors import label_map_for_keys
+from labels.selectors import label_key_successors, label_map_for_keys
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 
@@ -84,6 +84,16 @@ class SegmentForm(forms.Form):
             return data
         keys = {*data["all"], *data["any"], *data["none"]}
         self.labels = label_map_for_keys(keys)
+        unknown = keys - self.labels.keys()
+        if unknown:
+            # A page or a tab from before a label was restored names its old key: the rules
+            # follow the label to its new one (saving such a tab keeps the audience whole).
+            moved = label_key_successors(unknown)
+            if moved:
+                for group in ("all", "any", "none"):
+                    data[group] = [moved.get(key, key) for key in data[group]]
+                keys = {*data["all"], *data["any"], *data["none"]}
+                self.labels = label_map_for_keys(keys)
         known = self.labels.keys()
         self.rules = SegmentRules(
             all_of=tuple(data["all"]),

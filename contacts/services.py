@@ -17,6 +17,7 @@ from contacts.selectors import contact_wix_ids_for_change
 from journal.models import Operation, OperationRef
 from journal.services import (
     asking_wix,
+    hands_over_on_error,
     operation_done,
     operation_plan,
     operation_refs_add,
@@ -102,6 +103,7 @@ def _change_message(add: Sequence[str], remove: Sequence[str], *, prefix: str = 
     return " ".join(parts)
 
 
+@hands_over_on_error
 def contact_labels_changed(op: Operation, record: WixContact, *, user) -> None:
     """Wix answered with the contact as it is now: the cache, the history and the journal
     follow in one transaction. Undo reverses exactly what the step asked."""
@@ -311,6 +313,7 @@ def audience_label_start(
     return audience_label_made(op, record, created=created, audience=audience, user=user)
 
 
+@hands_over_on_error
 def audience_label_made(
     op: Operation, record, *, created: bool, audience: Audience | None, user
 ) -> LabelJob | None:

@@ -54,7 +54,7 @@ from contacts.services import (
 )
 from journal.models import Operation
 from journal.references import label_names_known
-from journal.undo import UndoRefused, can_undo, operation_undo, undo_available
+from journal.undo import UndoRefused, can_undo, operation_undo, undo_offered
 from labels.selectors import (
     label_deleted_names,
     label_jobs_for_contact,
@@ -390,7 +390,7 @@ def audience_save(request: HtmxHttpRequest):
         )
         messages.success(request, f"Audience “{audience}” saved.")
     else:
-        audience_update(
+        audience = audience_update(
             audience=audience,
             rules=segment.rules,
             name=form.cleaned_data["name"],
@@ -530,7 +530,12 @@ def _contact_label_change(request: HtmxHttpRequest, contact_id: int, change) -> 
 
 def _contact_labels(request: HtmxHttpRequest, contact: Contact, **extra) -> TemplateResponse:
     op = extra.get("done_op")
-    undoable = op is not None and undo_available(op) and can_undo(request.user, op)
+    undoable = (
+        op is not None
+        and op.kind != Operation.Kind.UNDO  # its undo would redo it: not offered here
+        and undo_offered(op)
+        and can_undo(request.user, op)
+    )
     context = _contact_context(request, contact) | extra | {"undo_op": op if undoable else None}
     return TemplateResponse(request, f"{CONTACT_PAGE}#contact-labels", context)
 
@@ -541,7 +546,7 @@ def contact_label_undo(request: HtmxHttpRequest, contact_id: int, operation_id: 
     """Undo a label change made on this contact's page."""
     contact = get_object_or_404(Contact, pk=contact_id)
     op = get_object_or_404(
-        Operation.objects.select_related("reverses"),
+        Operation.objects.all(),
         pk=operation_id,
         kind=Operation.Kind.CONTACT_LABELS,
         args__contact=contact.wix_id,
@@ -552,7 +557,7 @@ def contact_label_undo(request: HtmxHttpRequest, contact_id: int, operation_id: 
         undo = operation_undo(op_id=op.pk, user=request.user)
     except UndoRefused as error:
         return _contact_labels(request, contact, error=str(error))
-    undo.outcome = "Undone."
+    undo.outcome = f"Undone: {op.summary}."
     return _contact_labels(request, contact, done_op=undo)
 
 

@@ -18,7 +18,8 @@ from labelsite.errors import message_response
 FIELD = "idempotency_key"
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
-WAIT_SECONDS = 30.0
+WAIT_SECONDS = 15.0
+ABANDONED_SECONDS = 120  # a first request this old and unanswered died
 KEEP_DAYS = 2
 # The answer's headers worth giving again (htmx's instructions, the content type).
 REPLAYED_HEADERS = ("content-type", "location")
@@ -90,6 +91,11 @@ class IdempotencyMiddleware:
                 )
             if row.status is not None:
                 return _replay(row)
+            if row.created_at < timezone.now() - timedelta(seconds=ABANDONED_SECONDS):
+                # The first request died unanswered (its process was killed): let this one
+                # through; the journal keeps a change from happening twice.
+                SubmittedForm.objects.filter(pk=row.pk, status__isnull=True).delete()
+                return _conflict(request, "The first try was lost; send the form again.")
             if time.monotonic() > deadline:
                 return _conflict(
                     request,

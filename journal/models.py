@@ -53,10 +53,12 @@ class Operation(models.Model):
     args = models.JSONField(default=dict, blank=True)
     reverse = models.JSONField(default=list, blank=True)
     undo_until = models.DateTimeField(null=True, blank=True)
-    # The operation an undo reverses.
+    # The operation an undo reverses; `partial`: an undo that did only some of its steps (the
+    # undone operation keeps the rest, to be undone again).
     reverses = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="undone_by"
     )
+    partial = models.BooleanField(default=False)
     outcome = models.TextField(blank=True)
     # host:pid of the process carrying it out, so that a dead one's work is settled at once.
     process = models.CharField(max_length=120, blank=True)

@@ -13,9 +13,10 @@ job ends its operation from the job (`operation_jobs_finished`).
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -128,6 +129,22 @@ def asking_wix(op: Operation) -> Iterator[None]:
         raise
 
 
+def hands_over_on_error(function: Callable) -> Callable:
+    """For the functions that make the cache follow what Wix accepted (their first argument
+    is the operation): if one fails (a database error, a deadlock), the operation is left for
+    settling at once rather than waiting for this process to die."""
+
+    @functools.wraps(function)
+    def follow(op: Operation, *args, **kwargs):
+        try:
+            return function(op, *args, **kwargs)
+        except Exception:
+            Operation.objects.filter(pk=op.pk, state__in=Operation.OPEN_STATES).update(process="")
+            raise
+
+    return follow
+
+
 def operation_done(
     op: Operation, *, outcome: str = "", reverse: list | None = None, args: dict | None = None
 ) -> Operation:
@@ -153,7 +170,7 @@ def operation_done(
             "updated_at",
         ]
     )
-    if op.reverses_id is not None:
+    if op.reverses_id is not None and not op.partial:
         Operation.objects.filter(pk=op.reverses_id, state=Operation.State.DONE).update(
             state=Operation.State.REVERSED, undo_until=None, updated_at=now
         )
@@ -207,8 +224,8 @@ def operation_jobs_finished(op_id: int | None, jobs: Sequence) -> None:
     if op_id is None or not all(job.is_finished for job in jobs):
         return
     op = Operation.objects.select_for_update().filter(pk=op_id).first()
-    if op is None or not op.is_open:
-        return
+    if op is None or not op.is_open or op.args.get("steps_running"):
+        return  # an undo whose later steps still run ends when they have
     outcome = " ".join(job.outcome for job in jobs if job.outcome)
     if (
         jobs

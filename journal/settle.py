@@ -32,9 +32,12 @@ def settler(kind: str) -> Callable:
     return register
 
 
-def process_gone(process: str, updated_at, *, stale_after: float | None = None) -> bool:
-    """A process is gone when it is not running on this host, or (another host) its work has
-    not moved for OPERATION_STALE_SECONDS. No process: the work was left for settling."""
+def process_gone(
+    process: str, updated_at, *, stale_after: float | None = None, alive_wins: bool = False
+) -> bool:
+    """A process is gone when it is not running on this host, or its work has not moved for
+    OPERATION_STALE_SECONDS (`alive_wins`: a process running on this host is never gone). No
+    process: the work was left for settling."""
     if not process:
         return True  # left for settling on purpose (Wix did not answer)
     host, _, pid = process.rpartition(":")
@@ -46,8 +49,10 @@ def process_gone(process: str, updated_at, *, stale_after: float | None = None) 
         except PermissionError:
             pass
         else:
-            return False
+            if alive_wins:
+                return False
     stale_after = stale_after or settings.OPERATION_STALE_SECONDS
+    # Elsewhere, or here but its work has long stopped moving: taken as gone.
     return updated_at < timezone.now() - timedelta(seconds=stale_after)
 
 
@@ -78,6 +83,8 @@ def operations_settle(*, client) -> dict[str, int]:
             settle(op, client=client)
         except Exception:
             logger.exception("Could not settle operation %s; trying again later", op.pk)
+            # Let go of it, so that the next round (of any worker) tries again.
+            Operation.objects.filter(pk=op.pk, state__in=Operation.OPEN_STATES).update(process="")
         op.refresh_from_db(fields=["state"])
         key = op.state if op.state in ("done", "failed") else "open"
         counts[key] += 1

@@ -18,8 +18,8 @@ def settle_operations(*, again: bool = True) -> str:
         with site_client(interactive=False) as client:
             counts = operations_settle(client=client)
     finally:
-        if again:
-            settle_operations_schedule(force=True)
+        if again:  # unless another round is queued already
+            settle_operations_schedule()
     return f"Settled: {counts['done']} done, {counts['failed']} failed, {counts['open']} open."
 
 

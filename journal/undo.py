@@ -19,7 +19,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from journal.models import Operation, OperationRef
-from journal.services import operation_done, operation_failed, operation_plan, operation_sent
+from journal.services import (
+    UNKNOWN_OUTCOME,
+    operation_done,
+    operation_failed,
+    operation_plan,
+    operation_sent,
+)
+from labelsite.wix import WixUnavailable
 
 
 class UndoRefused(Exception):
@@ -55,25 +62,51 @@ UNDO_PERMISSIONS = {
 }
 
 
+def _root_kind(op: Operation) -> str:
+    """The kind of change an undo (of an undo, ...) goes back to."""
+    kind, reverses_id = op.kind, op.reverses_id
+    for _hop in range(50):
+        if kind != Operation.Kind.UNDO or reverses_id is None:
+            break
+        kind, reverses_id = (
+            Operation.objects.filter(pk=reverses_id).values_list("kind", "reverses_id").get()
+        )
+    return kind
+
+
 def can_undo(user, op: Operation) -> bool:
     """Undo needs what the change needed; another person's change also needs a label
     manager's `change_label`."""
-    kind = op.kind
-    if kind == Operation.Kind.UNDO and op.reverses is not None:
-        kind = op.reverses.kind
-    needed = UNDO_PERMISSIONS.get(kind)
+    needed = UNDO_PERMISSIONS.get(_root_kind(op))
     if needed is None or not user.has_perms(needed):
         return False
     return op.user_id == user.pk or user.has_perm("labels.change_label")
 
 
+def _undoing(op: Operation):
+    """The undos that take `op` back: running, or done in full."""
+    return Operation.objects.filter(
+        reverses=op, partial=False, state__in=[*Operation.OPEN_STATES, Operation.State.DONE]
+    )
+
+
+def undo_offered(op: Operation) -> bool:
+    """Undo can be offered: available, and no undo of it running or done."""
+    return undo_available(op) and not _undoing(op).exists()
+
+
 def undo_available(op: Operation) -> bool:
+    """Done, with an undo window still open (only an operation with a reverse gets one, so its
+    reverse, perhaps 100k contacts long, need not be read)."""
     return (
         op.state == Operation.State.DONE
-        and bool(op.reverse)
         and op.undo_until is not None
         and op.undo_until > timezone.now()
     )
+
+
+# Registered by the app that runs bulk jobs: each ends an operation whose jobs have finished.
+JOBS_FINISHED_CHECKS: list[Callable[[Operation], object]] = []
 
 
 def operation_undo(*, op_id: int, user) -> Operation:
@@ -83,10 +116,7 @@ def operation_undo(*, op_id: int, user) -> Operation:
         op = Operation.objects.select_for_update().filter(pk=op_id).first()
         if op is None:
             raise UndoRefused("There is no such change to undo.")
-        busy = Operation.objects.filter(
-            reverses=op, state__in=[*Operation.OPEN_STATES, Operation.State.DONE]
-        )
-        if op.state == Operation.State.REVERSED or busy.exists():
+        if op.state == Operation.State.REVERSED or _undoing(op).exists():
             raise UndoRefused(f"This has already been undone: {op.summary}.")
         if not undo_available(op):
             if op.state == Operation.State.DONE and op.reverse:
@@ -103,7 +133,8 @@ def operation_undo(*, op_id: int, user) -> Operation:
             kind=Operation.Kind.UNDO,
             user=user,
             summary=f"Undo: {op.summary}",
-            args={"steps": steps},
+            # Until every step has run, the undo's first jobs to finish do not end it.
+            args={"steps": steps, "steps_running": True},
             refs=refs,
             reverses=op,
         )
@@ -111,8 +142,9 @@ def operation_undo(*, op_id: int, user) -> Operation:
 
 
 def undo_steps_run(undo: Operation, *, user) -> Operation:
-    """Carry out an undo's steps in order. Steps that fail stay with the undone operation (its
-    reverse keeps them), so that Undo can be tried again for the rest."""
+    """Carry out an undo's steps in order. Steps Wix refused stay with the undone operation (its
+    reverse keeps them), so that Undo can be tried again for the rest. When Wix does not answer,
+    the undo stays open and is settled against Wix (`journal.settle`)."""
     operation_sent(undo)
     steps = list(undo.args["steps"])
     reverse: list[dict] = []
@@ -120,28 +152,37 @@ def undo_steps_run(undo: Operation, *, user) -> Operation:
     for index, step in enumerate(steps):
         try:
             step_reverse, started = STEP_KINDS[step["type"]].run(step, op=undo, user=user)
+        except WixUnavailable as error:
+            Operation.objects.filter(pk=undo.pk).update(process="", outcome=UNKNOWN_OUTCOME)
+            raise UndoRefused(str(error)) from error
         except Exception as error:
-            _undo_stopped(undo, done=steps[:index], left=steps[index:], reverse=reverse)
+            undo_stopped(undo, done=steps[:index], left=steps[index:], reverse=reverse)
             raise UndoRefused(str(error)) from error
         reverse = step_reverse + reverse
         pending = pending or started
     with transaction.atomic():
+        undo.args = {**undo.args, "steps_running": False}
         if pending:  # the jobs end it (operation_jobs_finished); the reverse is known now
-            Operation.objects.filter(pk=undo.pk).update(reverse=reverse)
             undo.reverse = reverse
+            Operation.objects.filter(pk=undo.pk).update(reverse=reverse, args=undo.args)
         else:
-            operation_done(undo, reverse=reverse, outcome="Undone.")
+            operation_done(undo, reverse=reverse, outcome="Undone.", args=undo.args)
+    if pending:  # they may all have finished while later steps ran
+        for check in JOBS_FINISHED_CHECKS:
+            check(undo)
     return undo
 
 
-def _undo_stopped(undo: Operation, *, done: list, left: list, reverse: list) -> None:
+def undo_stopped(undo: Operation, *, done: list, left: list, reverse: list) -> None:
+    """Some steps were carried out and the next was refused (or, after a crash, not sent):
+    the undo is done for what it did, partly; the undone operation keeps the rest, with its
+    own undo window, to be undone again."""
     with transaction.atomic():
         if not done:
             operation_failed(undo, "Nothing was undone.")
             return
-        # Part undone: this undo is done for what it did; the rest can be undone again.
-        undo.args = {"steps": done}
+        undo.partial = True
+        undo.args = {"steps": done, "steps_running": False}
+        undo.save(update_fields=["partial", "args"])
         operation_done(undo, reverse=reverse, outcome="Partly undone; the rest can be tried again.")
-        Operation.objects.filter(pk=undo.reverses_id).update(
-            state=Operation.State.DONE, reverse=left, undo_until=undo.undo_until
-        )
+        Operation.objects.filter(pk=undo.reverses_id).update(reverse=left)

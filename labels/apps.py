@@ -8,9 +8,11 @@ class LabelsConfig(AppConfig):
     def ready(self) -> None:
         from journal.services import label_key_replaced
         from journal.settle import SWEEPERS
-        from journal.undo import StepKind, step_kind
+        from journal.undo import JOBS_FINISHED_CHECKS, StepKind, step_kind
         from labels import services, settle
 
+        if settle.jobs_finished_check not in JOBS_FINISHED_CHECKS:
+            JOBS_FINISHED_CHECKS.append(settle.jobs_finished_check)
         step_kind(
             "restore",
             StepKind(

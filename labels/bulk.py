@@ -103,11 +103,20 @@ def _finish(job: LabelJob, *, undeleted: Sequence[str] = (), why: str = "Wix fai
         job.status = LabelJob.Status.FAILED
     else:
         job.status = LabelJob.Status.SUCCEEDED
+    names = dict(
+        Label.objects.filter(key__in=[*job.add_keys, *job.remove_keys]).values_list(
+            "key", "display_name"
+        )
+    )
+
+    def named(keys: list[str]) -> str:
+        return ", ".join(f"“{names.get(key, key)}”" for key in keys)
+
     changed = ", ".join(
         part
         for part in (
-            f"added {', '.join(job.add_keys)}" if job.add_keys else "",
-            f"removed {', '.join(job.remove_keys)}" if job.remove_keys else "",
+            f"added {named(job.add_keys)}" if job.add_keys else "",
+            f"removed {named(job.remove_keys)}" if job.remove_keys else "",
         )
         if part
     )
@@ -181,7 +190,9 @@ def label_job_execute(
         job.failed = job.total - job.done
         # Every contact may be done and a merged-away label still not deleted: not a success.
         undeleted = [k for k in job.delete_keys_after if Label.objects.filter(key=k).exists()]
-        _finish(job, undeleted=undeleted)
+        with transaction.atomic():
+            _sources_kept(job, undeleted)
+            _finish(job, undeleted=undeleted)
         return job
     except Exception:
         # Not Wix: the cache could not follow (e.g. a database conflict). Never leave the job
@@ -241,21 +252,35 @@ def _keep_sources(job: LabelJob) -> None:
     says which contacts failed so that the person can retry them. Undo then only takes the
     target from the contacts that gained it."""
     with transaction.atomic():
-        LabelDeletion.objects.filter(merge_job=job, key__in=job.delete_keys_after).delete()
-        if job.operation_id is not None:
-            op = Operation.objects.get(pk=job.operation_id)
-            failed = set(job.failed_contact_ids)
-            op.reverse = [
-                {**step, "contacts": [c for c in step["contacts"] if c not in failed]}
-                for step in op.reverse
-                if step["type"] == "labels"
-            ]
-            op.save(update_fields=["reverse"])
+        _sources_kept(job, job.delete_keys_after)
         _finish(
             job,
             undeleted=job.delete_keys_after,
             why=f"{job.failed} contacts did not get the target; retry them, then merge again",
         )
+
+
+def _sources_kept(job: LabelJob, keys: list[str]) -> None:
+    """Merged labels that were not deleted (and are still there) have nothing to restore: their
+    undo records go, and the merge's undo keeps only what did happen."""
+    if not keys:
+        return
+    kept = LabelDeletion.objects.filter(merge_job=job, key__in=keys)
+    kept_ids = set(kept.values_list("pk", flat=True))
+    kept.delete()
+    if job.operation_id is None:
+        return
+    op = Operation.objects.select_for_update().get(pk=job.operation_id)
+    failed = set(job.failed_contact_ids)
+    reverse = []
+    for step in op.reverse:
+        if step["type"] == "restore" and step["deletion"] in kept_ids:
+            continue
+        if step["type"] == "labels":
+            step = {**step, "contacts": [c for c in step["contacts"] if c not in failed]}
+        reverse.append(step)
+    op.reverse = reverse
+    op.save(update_fields=["reverse"])
 
 
 def _delete_label_after(job: LabelJob, key: str, *, client: WixClient) -> None:

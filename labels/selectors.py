@@ -154,6 +154,25 @@ def label_with_name(name: str) -> Label | None:
     return Label.objects.filter(display_name=name).first()
 
 
+def label_key_successors(keys) -> dict[str, str]:
+    """For deleted label keys whose label was restored (Wix gave it a new key): the key it has
+    now, following a restore of a restore. Keys never restored are left out."""
+    found: dict[str, str] = {}
+    latest = {key: key for key in keys}
+    for _hop in range(10):  # a label deleted and restored ten times over is followed no further
+        rows = dict(
+            LabelDeletion.objects.filter(key__in=set(latest.values()), restored_at__isnull=False)
+            .exclude(restored_key="")
+            .values_list("key", "restored_key")
+        )
+        moved = {old: rows[now] for old, now in latest.items() if now in rows}
+        if not moved:
+            break
+        latest.update(moved)
+        found.update(moved)
+    return found
+
+
 def label_deleted_names(keys) -> dict[str, str]:
     """The names deleted labels had, by their (old) key."""
     return dict(

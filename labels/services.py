@@ -21,6 +21,7 @@ from django.utils import timezone
 from journal.models import Operation, OperationRef
 from journal.services import (
     asking_wix,
+    hands_over_on_error,
     operation_done,
     operation_keys_replace,
     operation_plan,
@@ -141,6 +142,7 @@ def label_create(*, display_name: str, user) -> tuple[Label, bool]:
     return label_created(op, record, created=created, user=user), created
 
 
+@hands_over_on_error
 def label_created(op: Operation, record, *, created: bool, user) -> Label:
     """The cache and the journal follow a label Wix made (or already had)."""
     with transaction.atomic():
@@ -203,6 +205,7 @@ def label_rename(*, label: Label, display_name: str, expected_name: str, user) -
     return label_renamed(op, renamed, user=user)
 
 
+@hands_over_on_error
 def label_renamed(op: Operation, record, *, user) -> Label:
     with transaction.atomic():
         # Someone may have deleted the label here while Wix renamed it: then it stays deleted.
@@ -235,24 +238,27 @@ def label_delete(*, label: Label, expected_name: str, user) -> LabelDeletion:
             "Check it and try again.",
             label=label,
         )
-    pending = Operation.objects.filter(
-        kind=Operation.Kind.LABEL_DELETE,
-        state__in=Operation.OPEN_STATES,
-        refs__kind=OperationRef.Kind.LABEL,
-        refs__ref=label.key,
-    )
-    if pending.exists():
-        raise LabelError(
-            f"A deletion of “{label.display_name}” is still being checked with Wix; wait for "
-            "its outcome (shown in the history) before trying again."
+    with transaction.atomic():
+        # The label row locked: of two tabs deleting it at once, the second sees the first.
+        Label.objects.select_for_update().filter(pk=label.pk).first()
+        pending = Operation.objects.filter(
+            kind=Operation.Kind.LABEL_DELETE,
+            state__in=Operation.OPEN_STATES,
+            refs__kind=OperationRef.Kind.LABEL,
+            refs__ref=label.key,
         )
-    op = operation_plan(
-        kind=Operation.Kind.LABEL_DELETE,
-        user=user,
-        summary=f"Delete label “{label.display_name}”",
-        args={"key": label.key, "name": label.display_name},
-        refs=[label_ref(label)],
-    )
+        if pending.exists():
+            raise LabelError(
+                f"A deletion of “{label.display_name}” is already under way (or being checked "
+                "with Wix); its outcome shows in the history."
+            )
+        op = operation_plan(
+            kind=Operation.Kind.LABEL_DELETE,
+            user=user,
+            summary=f"Delete label “{label.display_name}”",
+            args={"key": label.key, "name": label.display_name},
+            refs=[label_ref(label)],
+        )
     return label_delete_for(op, label=label, user=user)
 
 
@@ -281,6 +287,7 @@ def label_delete_for(op: Operation, *, label: Label, user, finish: bool = True) 
     return deletion
 
 
+@hands_over_on_error
 def label_deleted(op: Operation, deletion: LabelDeletion, *, user, finish: bool = True) -> None:
     """Wix deleted the label: the cache follows, and the operation is done, undoable."""
     with transaction.atomic():
@@ -494,7 +501,7 @@ def restore_run(step: dict, *, op: Operation, user, client: WixClient | None = N
     deletion = LabelDeletion.objects.get(pk=step["deletion"])
     if deletion.restored_at is None:
         restore_check(step)
-        with contextlib.ExitStack() as stack:
+        with asking_wix(op), contextlib.ExitStack() as stack:
             wix = client or stack.enter_context(site_client(interactive=True))
             record, created = wix.find_or_create_label(deletion.display_name)
         if not created:
@@ -509,6 +516,7 @@ def restore_run(step: dict, *, op: Operation, user, client: WixClient | None = N
     return reverse, deletion.restore_job_id is not None
 
 
+@hands_over_on_error
 def label_restored(op: Operation, deletion: LabelDeletion, record, *, user) -> None:
     """Wix made the label again: the cache, every reference to the old key, the undo record and
     the job that gives it back to its contacts, in one transaction."""

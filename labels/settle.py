@@ -12,7 +12,7 @@ from django.utils import timezone
 from journal.models import Operation
 from journal.services import operation_done, operation_failed, operation_jobs_finished
 from journal.settle import process_gone, settler
-from journal.undo import STEP_KINDS
+from journal.undo import STEP_KINDS, undo_stopped
 from labels.models import LabelDeletion, LabelJob
 from labels.services import (
     forget_gone,
@@ -43,7 +43,7 @@ def label_jobs_revive(*, client: WixClient) -> int:
     )
     for job in running:
         moved = job.heartbeat_at or job.started_at or timezone.now()
-        if job.process and process_gone(job.process, moved):
+        if job.process and process_gone(job.process, moved, alive_wins=True):
             with transaction.atomic():
                 if LabelJob.objects.filter(pk=job.pk, status=LabelJob.Status.RUNNING).update(
                     status=LabelJob.Status.QUEUED, process=""
@@ -61,6 +61,10 @@ def _jobs_settle(op: Operation) -> bool:
     with transaction.atomic():
         operation_jobs_finished(op.pk, jobs)
     return True
+
+
+def jobs_finished_check(op: Operation) -> None:
+    _jobs_settle(op)
 
 
 def _wix_label_named(client: WixClient, name: str, *, since) -> object | None:
@@ -130,8 +134,9 @@ def label_jobs_settle(op: Operation, *, client: WixClient) -> None:
 
 @settler(Operation.Kind.UNDO)
 def undo_settle(op: Operation, *, client: WixClient) -> None:
-    """An undo stopped by a crash: the steps Wix carried out are finished here; the rest stay
-    with the undone operation, to be undone again."""
+    """An undo stopped by a crash (or by Wix not answering): the steps Wix carried out are
+    finished here; if none was, it failed and the undone operation keeps its undo; if some
+    were, the rest stay with the undone operation, to be undone again."""
     steps = op.args.get("steps", [])
     reverse: list[dict] = []
     done: list[dict] = []
@@ -141,22 +146,15 @@ def undo_settle(op: Operation, *, client: WixClient) -> None:
             break
         done.append(step)
         reverse = outcome + reverse
-    left = steps[len(done) :]
+    if len(done) < len(steps):
+        undo_stopped(op, done=done, left=steps[len(done) :], reverse=reverse)
+        return
     with transaction.atomic():
-        if LabelJob.objects.filter(operation=op).exists():
-            Operation.objects.filter(pk=op.pk).update(reverse=reverse)
-        original = op.reverses_id
-        if not done:
-            operation_failed(op, "Nothing was undone.")
-        elif not LabelJob.objects.filter(operation=op, status__in=UNFINISHED).exists():
-            op.args = {"steps": done}
-            operation_done(op, reverse=reverse, outcome="Undone (finished after a restart).")
-        if left and original is not None:
-            Operation.objects.filter(pk=original).update(
-                state=Operation.State.DONE, reverse=left, undo_until=op.undo_until
-            )
-    if LabelJob.objects.filter(operation=op).exists():
-        _jobs_settle(op)
+        op.args = {**op.args, "steps_running": False}
+        op.reverse = reverse
+        Operation.objects.filter(pk=op.pk).update(reverse=reverse, args=op.args)
+    if not _jobs_settle(op):  # with jobs, they end it once all have finished
+        operation_done(op, reverse=reverse, outcome="Undone (finished after a restart).")
 
 
 def _step_settle(step: dict, *, op: Operation, client: WixClient) -> list | None:

@@ -15,7 +15,7 @@ from django_htmx.http import trigger_client_event
 from journal.models import Operation
 from journal.references import key_users
 from journal.services import undo_seconds
-from journal.undo import UndoRefused, can_undo, operation_undo, undo_available
+from journal.undo import UndoRefused, can_undo, operation_undo, undo_offered
 from labels.forms import (
     LabelCreateForm,
     LabelDeleteForm,
@@ -275,6 +275,8 @@ def label_undo(request: HtmxHttpRequest, deletion_id: int) -> HttpResponse:
         return TemplateResponse(request, f"{PAGE}#{partial}", {**context, "error": error})
     try:
         op = label_deletion_operation(deletion)
+        if not can_undo(request.user, op):
+            raise PermissionDenied
         undo = operation_undo(op_id=op.pk, user=request.user)
     except (WixError, LabelError, UndoRefused) as error:
         return TemplateResponse(request, f"{PAGE}#{partial}", {**context, "error": str(error)})
@@ -358,12 +360,8 @@ def _undo_op(request: HtmxHttpRequest, job: LabelJob) -> Operation | None:
     label"; deletes and merges are undone from the labels page)."""
     if job.is_active or job.operation_id is None or job.kind == LabelJob.Kind.MERGE:
         return None
-    op = (
-        Operation.objects.select_related("reverses")
-        .defer("args", "reverse")
-        .get(pk=job.operation_id)
-    )
-    return op if undo_available(op) and can_undo(request.user, op) else None
+    op = Operation.objects.defer("args", "reverse").get(pk=job.operation_id)
+    return op if undo_offered(op) and can_undo(request.user, op) else None
 
 
 def _progress(request: HtmxHttpRequest, job: LabelJob, **extra) -> HttpResponse:
@@ -407,7 +405,7 @@ def label_job_undo(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(LabelJob, pk=job_id)
     if not can_watch(request.user, job):
         raise PermissionDenied
-    op = Operation.objects.filter(pk=job.operation_id).select_related("reverses").first()
+    op = Operation.objects.filter(pk=job.operation_id).defer("args", "reverse").first()
     if op is None or not can_undo(request.user, op):
         raise PermissionDenied
     try:

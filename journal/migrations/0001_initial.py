@@ -27,6 +27,7 @@ class Migration(migrations.Migration):
                 ('args', models.JSONField(blank=True, default=dict)),
                 ('reverse', models.JSONField(blank=True, default=list)),
                 ('undo_until', models.DateTimeField(blank=True, null=True)),
+                ('partial', models.BooleanField(default=False)),
                 ('outcome', models.TextField(blank=True)),
                 ('process', models.CharField(blank=True, max_length=120)),
                 ('reverses', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='undone_by', to='journal.operation')),

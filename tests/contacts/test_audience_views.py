@@ -10,10 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from contacts.export import safe_cell
 from contacts.models import Audience
 from contacts.segments import SegmentRules
 from labels.models import LabelJob
+from labelsite.spreadsheets import safe_cell
 from sync.service import sync_wix
 from tests.fixtures.users import HTMX, make_user
 from wixcache.models import Contact, ContactLabel, Label

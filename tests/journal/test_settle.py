@@ -124,3 +124,18 @@ def test_a_running_job_of_a_dead_worker_is_queued_again(synced, sync_client, man
     assert operations_settle(client=sync_client)["revived"] == 1
     job.refresh_from_db()
     assert job.status == LabelJob.Status.QUEUED
+
+
+def test_a_settle_that_fails_on_wix_lets_go_and_the_next_round_settles(
+    synced, sandbox, sync_client
+):
+    synced(contacts=5, labels=2)
+    op = _left_open(Operation.Kind.LABEL_CREATE, args={"name": "Checked twice"})
+    sandbox.set_faults("503=1.0")
+    assert operations_settle(client=sync_client)["open"] == 1
+    op.refresh_from_db()
+    assert op.state == Operation.State.SENT
+    assert op.process == ""  # let go: not held by this (living) process
+
+    sandbox.set_faults("")
+    assert operations_settle(client=sync_client)["failed"] == 1

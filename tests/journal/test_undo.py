@@ -157,3 +157,104 @@ def test_a_deletion_recorded_before_the_journal_can_still_be_undone(
     run_label_jobs()
     legacy.refresh_from_db()
     assert wix_contacts_with(sandbox, legacy.restored_key) == holders
+
+
+def test_an_undo_that_died_before_asking_wix_leaves_the_undo_offered(
+    synced, sandbox, manager, sync_client
+):
+    """A crash between writing the undo down and asking Wix: settling fails the undo and the
+    change can still be undone, in its own window."""
+    from journal.settle import operations_settle
+    from journal.undo import undo_offered
+
+    synced(contacts=20, labels=4)
+    label = _label_with_contacts()
+    deletion = label_delete(label=label, expected_name=label.display_name, user=manager)
+    original = Operation.objects.get(pk=deletion.operation_id)
+    window = original.undo_until
+    Operation.objects.create(
+        kind=Operation.Kind.UNDO,
+        state=Operation.State.SENT,
+        user=manager,
+        summary=f"Undo: {original.summary}",
+        args={"steps": original.reverse, "steps_running": True},
+        reverses=original,
+        process="",  # its process died
+    )
+
+    operations_settle(client=sync_client)
+    original.refresh_from_db()
+    assert original.state == Operation.State.DONE
+    assert original.undo_until == window
+    assert undo_offered(original)
+    assert operation_undo(op_id=original.pk, user=manager).state != Operation.State.FAILED
+
+
+def test_a_restore_wix_made_without_answering_is_finished_by_settling(
+    synced, sandbox, manager, sync_client, settings, run_label_jobs
+):
+    """Wix makes the label again but its answer comes too late: the undo stays open (it is not
+    a refusal), and settling finds the label, gives it back to its contacts and ends the undo."""
+    from journal.settle import operations_settle
+
+    synced(contacts=20, labels=4)
+    label = _label_with_contacts()
+    holders = _holders(label)
+    deletion = label_delete(label=label, expected_name=label.display_name, user=manager)
+    settings.WIX_READ_TIMEOUT = 0.2
+    settings.WIX_MAX_RETRIES = 0
+    sandbox.set_faults("late_answers=600ms")
+
+    with pytest.raises(UndoRefused, match="not known yet"):
+        operation_undo(op_id=deletion.operation_id, user=manager)
+    sandbox.set_faults("")
+    undo = Operation.objects.get(kind=Operation.Kind.UNDO)
+    assert undo.state == Operation.State.SENT
+
+    operations_settle(client=sync_client)
+    run_label_jobs()
+    undo.refresh_from_db()
+    deletion.refresh_from_db()
+    assert undo.state == Operation.State.DONE
+    assert wix_contacts_with(sandbox, deletion.restored_key) == holders
+    assert Operation.objects.get(pk=deletion.operation_id).state == Operation.State.REVERSED
+
+
+def test_a_partly_done_undo_can_be_tried_again_for_the_rest(
+    synced, sandbox, manager, run_label_jobs, sync_client
+):
+    """An undo of a merge restores one source; for the other, Wix finds a label of the same
+    name that the cache does not know yet: the undo stops there, partly done, and once that
+    label is renamed, Undo does the rest."""
+    from labels.services import label_merge, label_rename
+
+    synced(contacts=40, labels=6)
+    target, first, second = (_label_with_contacts(i) for i in range(3))
+    first_holders, second_holders = _holders(first), _holders(second)
+    job = label_merge(sources=[first, second], target=target, user=manager)
+    run_label_jobs()
+    impostor, _ = sync_client.find_or_create_label(second.display_name)  # made in Wix only
+    merge = Operation.objects.get(pk=job.operation_id)
+
+    with pytest.raises(UndoRefused, match="not the deleted one"):
+        operation_undo(op_id=merge.pk, user=manager)
+    run_label_jobs()
+    partly = Operation.objects.get(kind=Operation.Kind.UNDO)
+    assert partly.partial
+    assert wix_contacts_with(sandbox, LabelDeletion.objects.get(key=first.key).restored_key) == (
+        first_holders
+    )
+    merge.refresh_from_db()
+    assert merge.state == Operation.State.DONE  # the rest is still offered
+    assert [step["type"] for step in merge.reverse] == ["restore", "labels"]
+
+    cached = Label.objects.get(key=impostor.key)  # the refusal stored what Wix has
+    label_rename(
+        label=cached, display_name="Impostor", expected_name=cached.display_name, user=manager
+    )
+    operation_undo(op_id=merge.pk, user=manager)
+    run_label_jobs()
+    restored = LabelDeletion.objects.get(key=second.key).restored_key
+    assert wix_contacts_with(sandbox, restored) == second_holders
+    merge.refresh_from_db()
+    assert merge.state == Operation.State.REVERSED

@@ -110,7 +110,7 @@ def test_deleted_label_empties_a_saved_audience_and_undo_fills_it_again(
     row = label_row(manager_page, X)
     row.get_by_role("button", name=f"Delete “{x.display_name}”").click()
     expect(row).to_contain_text(f"{n} contacts will lose this label")
-    expect(row.get_by_role("alert").filter(has_text="saved audience")).to_contain_text(
+    expect(row.get_by_role("note").filter(has_text="saved audience")).to_contain_text(
         "1 saved audience uses this label: “Newsletter readers”."
     )
     row.get_by_role("button", name="Delete label").click()
@@ -209,7 +209,7 @@ def test_delete_confirm_row_names_the_audience_that_uses_the_label(
     row = label_row(page, vip.key)
     row.get_by_role("button", name="Delete “VIP”").click()
     expect(row).to_have_class(re.compile("is-confirming"))
-    warning = row.locator(".label-warning[role=alert]")
+    warning = row.locator(".label-warning[role=note]")
     expect(warning).to_contain_text("1 saved audience uses this label: “Spring “VIP” push”.")
     expect(warning).not_to_contain_text("Leads only")
     expect(warning.get_by_role("link", name="“Spring “VIP” push”")).to_have_attribute(
@@ -307,7 +307,9 @@ def test_bulk_add_to_ticked_contacts_then_undo_from_the_job_box(
     box.scroll_into_view_if_needed()
     page.screenshot(path="/tmp/undo-job-box.png")
     undo.click()
-    expect(box).to_contain_text("Undoing:")
+    expect(box).to_contain_text("started. Progress is shown below.")
+    # The change being undone no longer offers its own Undo (only the undo job, once done).
+    expect(box.locator(":scope > button", has_text="Undo")).to_have_count(0)
     undo_box = box.locator(".job-progress")
     expect(undo_box).to_have_count(1)
     expect(undo_box).to_contain_text("Done", timeout=JOB_TIMEOUT)
