@@ -25,7 +25,12 @@ class LabelsConfig(AppConfig):
                 run=services.delete_run, settle=settle.delete_settle, check=services.delete_check
             ),
         )
-        step_kind("labels", StepKind(run=services.labels_run, settle=settle.labels_settle))
+        step_kind(
+            "labels",
+            StepKind(
+                run=services.labels_run, settle=settle.labels_settle, check=services.labels_check
+            ),
+        )
         label_key_replaced.connect(settle.label_jobs_key_replace, dispatch_uid="label-jobs-keys")
         if settle.label_jobs_revive not in SWEEPERS:
             SWEEPERS.append(settle.label_jobs_revive)

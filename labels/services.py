@@ -569,9 +569,28 @@ def delete_run(step: dict, *, op: Operation, user):
     return [{"type": "restore", "deletion": deletion.pk}], False
 
 
+def labels_check(step: dict) -> None:
+    """A label to give back must exist (a deleted one is restored by undoing its deletion)."""
+    missing = set(step.get("add", [])) - set(
+        Label.objects.filter(key__in=step.get("add", [])).values_list("key", flat=True)
+    )
+    if missing:
+        raise LabelError(
+            "A label this would give back no longer exists; undo its deletion first "
+            f"(key {', '.join(sorted(missing))})."
+        )
+
+
 def labels_run(step: dict, *, op: Operation, user):
+    labels_check(step)
     add, remove = step.get("add", []), step.get("remove", [])
     names = {label.key: label.display_name for label in Label.objects.filter(key__in=add + remove)}
+    if remove and not names:
+        # The label is gone (deleted since, perhaps by undoing its restore): nobody has it,
+        # so there is nothing to take away, and nothing to give back later.
+        step["job"] = None
+        Operation.objects.filter(pk=op.pk).update(args=op.args)
+        return [], False
     verb, keys = ("give back", add) if add else ("take away", remove)
     what = ", ".join(f"“{names.get(key, key)}”" for key in keys)
     with transaction.atomic():

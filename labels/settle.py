@@ -191,6 +191,8 @@ def labels_settle(step: dict, *, op: Operation, client: WixClient) -> list | Non
     """A bulk step is done once its job is written (the job itself survives crashes)."""
     if "job" not in step:
         return None
+    if step["job"] is None:
+        return []  # nothing was left to take away
     return [labels_swapped(step)]
 
 
