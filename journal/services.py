@@ -14,8 +14,6 @@ job ends its operation from the job (`operation_jobs_finished`).
 from __future__ import annotations
 
 import functools
-import os
-import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
@@ -26,6 +24,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from journal.models import Operation, OperationRef
+from labelsite.processes import this_process
 from labelsite.wix import WixUnavailable
 
 UNKNOWN_OUTCOME = (
@@ -51,10 +50,6 @@ class WixOutcomeUnknown(WixUnavailable):
 # receivers rewrite what names the old key (saved audiences, pending jobs). Arguments: old_key,
 # new_key.
 label_key_replaced = Signal()
-
-
-def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def undo_seconds() -> int:

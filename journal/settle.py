@@ -5,8 +5,6 @@ gone is checked against Wix and ends done (the cache made to follow what Wix did
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -14,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from journal.models import Operation
-from journal.services import this_process
+from labelsite.processes import process_running, this_process
 
 logger = logging.getLogger(__name__)
 
@@ -40,17 +38,11 @@ def process_gone(
     process: the work was left for settling."""
     if not process:
         return True  # left for settling on purpose (Wix did not answer)
-    host, _, pid = process.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass
-        else:
-            if alive_wins:
-                return False
+    running = process_running(process)
+    if running is False:
+        return True
+    if running and alive_wins:
+        return False
     stale_after = stale_after or settings.OPERATION_STALE_SECONDS
     # Elsewhere, or here but its work has long stopped moving: taken as gone.
     return updated_at < timezone.now() - timedelta(seconds=stale_after)

@@ -1,13 +1,10 @@
 """The worker's part of the journal: settle what crashed processes left open, regularly."""
 
-from datetime import timedelta
-
 from django.conf import settings
-from django.tasks import TaskResultStatus, task
-from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
+from django.tasks import task
 
 from journal.settle import operations_settle
+from labelsite.scheduling import queue_next_round
 from wixcache.budget import site_client
 
 
@@ -24,13 +21,6 @@ def settle_operations(*, again: bool = True) -> str:
 
 
 def settle_operations_schedule(*, force: bool = False) -> bool:
-    interval = settings.OPERATION_SETTLE_INTERVAL_SECONDS
-    if interval <= 0:
-        return False
-    queued = DBTaskResult.objects.filter(
-        status=TaskResultStatus.READY, task_path=settle_operations.module_path
+    return queue_next_round(
+        settle_operations, seconds=settings.OPERATION_SETTLE_INTERVAL_SECONDS, force=force
     )
-    if not force and queued.exists():
-        return False
-    settle_operations.using(run_after=timezone.now() + timedelta(seconds=interval)).enqueue()
-    return True

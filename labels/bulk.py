@@ -20,9 +20,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from journal.models import Operation
-from journal.services import operation_jobs_finished, this_process
+from journal.services import operation_jobs_finished
 from labels.history import label_log_many
 from labels.models import LabelDeletion, LabelJob
+from labelsite.processes import this_process
 from labelsite.wix import WixClient, WixError, WixNotFound
 from labelsite.wix.records import BulkJob
 from wixcache.models import Contact, Label

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -25,6 +23,7 @@ from django.utils import timezone
 from journal.models import Operation
 from journal.services import operation_done, operation_failed, operation_plan
 from labels.history import labels_log_wix_changes
+from labelsite.processes import process_running, this_process
 from labelsite.wix import WixClient, WixError, WixNotFound
 from labelsite.wix.records import ContactWalkPage, wix_datetime
 from sync.models import SyncDeletion, SyncRun
@@ -180,20 +179,10 @@ def _delete_confirmed(run: SyncRun) -> str:
 # --- Runs -------------------------------------------------------------------------------------
 
 
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def _is_abandoned(run: SyncRun) -> bool:
     """A run is abandoned when its process is gone (same host) or its heartbeat went stale."""
-    host, _, pid = (run.checkpoint.get("worker") or "").rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass
+    if process_running(run.checkpoint.get("worker") or "") is False:
+        return True
     stale_after = timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
     return run.heartbeat_at < timezone.now() - stale_after
 
@@ -217,7 +206,7 @@ def sync_run_start(
             if active.kind == kind:
                 resumed_from = active
         checkpoint = dict(resumed_from.checkpoint) if resumed_from else {}
-        checkpoint["worker"] = _worker_name() if claim else ""
+        checkpoint["worker"] = this_process() if claim else ""
         if allow_mass_delete:
             # True (the command line): any number; a number (the button): as many as the person
             # was shown, so that a page left open long ago cannot approve a larger loss.
@@ -272,7 +261,7 @@ def sync_run_execute(
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> SyncRun:
     """Carry a run to its end. Raises SyncFailed (run marked failed) on errors Wix reports."""
-    run.checkpoint["worker"] = _worker_name()
+    run.checkpoint["worker"] = this_process()
     requests_before = client.request_count
     try:
         pulled = labels_pull(client=client)

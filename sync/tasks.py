@@ -1,12 +1,9 @@
 """Background work, run by `manage.py db_worker` through django-tasks-db."""
 
-from datetime import timedelta
-
 from django.conf import settings
-from django.tasks import TaskResultStatus, task
-from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
+from django.tasks import task
 
+from labelsite.scheduling import queue_next_round
 from sync.models import SyncRun
 from sync.service import (
     SyncAlreadyRunning,
@@ -59,17 +56,7 @@ def periodic_sync() -> str:
 
 def periodic_sync_schedule(*, force: bool = False) -> bool:
     """Queue the next periodic sync unless one is queued already (or periodic syncs are off)."""
-    interval = settings.SYNC_INTERVAL_SECONDS
-    if interval <= 0:
-        return False
-    queued = DBTaskResult.objects.filter(
-        status=TaskResultStatus.READY, task_path=periodic_sync.module_path
-    )
-    if not force and queued.exists():
-        return False
-    run_after = timezone.now() + timedelta(seconds=interval)
-    periodic_sync.using(run_after=run_after).enqueue()
-    return True
+    return queue_next_round(periodic_sync, seconds=settings.SYNC_INTERVAL_SECONDS, force=force)
 
 
 @task
