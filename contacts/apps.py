@@ -12,7 +12,12 @@ class ContactsConfig(AppConfig):
         from journal.undo import StepKind, step_kind
 
         step_kind(
-            "contact", StepKind(run=services.contact_step_run, settle=settle.contact_step_settle)
+            "contact",
+            StepKind(
+                run=services.contact_step_run,
+                settle=settle.contact_step_settle,
+                check=services.contact_step_check,
+            ),
         )
         label_key_replaced.connect(settle.audiences_key_replace, dispatch_uid="audiences-keys")
         if settle.audiences_using not in KEY_USER_FINDERS:

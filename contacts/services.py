@@ -23,7 +23,7 @@ from journal.services import (
     operation_refs_add,
 )
 from labels.models import LabelJob
-from labels.services import bulk_reverse, label_ref
+from labels.services import bulk_reverse, label_ref, labels_check
 from labels.tasks import label_job_start
 from labelsite.wix import WixClient
 from labelsite.wix.records import WixContact
@@ -132,8 +132,19 @@ def contact_label_remove(
     return contact_labels_change(contact=contact, remove=[label], user=user, client=client)
 
 
+def contact_step_check(step: dict) -> None:
+    """A label to give back must exist (a deleted one comes back by undoing its deletion)."""
+    labels_check(step)
+
+
 def contact_step_run(step: dict, *, op: Operation, user):
-    """An undo step on one contact (see journal.undo)."""
+    """An undo step on one contact (see journal.undo). A label to take away that is gone
+    already is nobody's: there is nothing to take."""
+    labels_check(step)
+    existing = set(Label.objects.filter(key__in=step["remove"]).values_list("key", flat=True))
+    step = {**step, "remove": [key for key in step["remove"] if key in existing]}
+    if not step["add"] and not step["remove"]:
+        return [], False
     with asking_wix(op), site_client(interactive=True) as wix:
         record = None
         if step["add"]:

@@ -258,3 +258,17 @@ def test_a_partly_done_undo_can_be_tried_again_for_the_rest(
     assert wix_contacts_with(sandbox, restored) == second_holders
     merge.refresh_from_db()
     assert merge.state == Operation.State.REVERSED
+
+
+def test_undo_of_a_contact_change_whose_label_is_gone_says_so_plainly(synced, sandbox, manager):
+    synced(contacts=20, labels=4)
+    membership = ContactLabel.objects.select_related("contact", "label").first()
+    label = membership.label
+    op = contact_label_remove(contact=membership.contact, label=label, user=manager)
+    label_delete(
+        label=Label.objects.get(pk=label.pk), expected_name=label.display_name, user=manager
+    )
+
+    with pytest.raises(UndoRefused, match="no longer exists; undo its deletion first"):
+        operation_undo(op_id=op.pk, user=manager)
+    assert Operation.objects.get(pk=op.pk).state == Operation.State.DONE  # still offered
