@@ -1,12 +1,12 @@
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from contacts import views
 from contacts.models import Audience, Contact, audience_can_change
-from contacts.segments import SegmentRules
-from contacts.selectors import contact_count_for_segment
+from contacts.segments import SegmentRules, rules_in_words
+from contacts.selectors import contact_count_for_segment, label_names_for_keys
 from contacts.services import audience_delete, audience_update
 from journal.templatetags.journal import idempotency_vals
 from labelsite.admin import ReadOnlyModelAdmin
@@ -60,10 +60,16 @@ class ContactAdmin(ReadOnlyModelAdmin):
 
 @admin.register(Audience)
 class AudienceAdmin(admin.ModelAdmin):
-    list_display = ["name", "description", "contacts", "created_by", "updated_at", "actions_"]
+    """Saved audiences: each name opens its audience on the contacts page, its rules in words."""
+
+    list_display = ["name_", "rules_", "contacts", "created_by", "updated_at", "actions_"]
+    list_display_links = None  # the name opens the audience itself, not the Name/Description form
     fields = ["name", "description"]
     search_fields = ["name", "description"]
     list_select_related = ["created_by"]
+
+    class Media:
+        css = {"all": ["css/contacts.css"]}
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -107,19 +113,71 @@ class AudienceAdmin(admin.ModelAdmin):
         for audience in audiences:
             audience_delete(audience=audience, user=request.user)
 
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Audiences", **(extra_context or {})})
+
+    def get_changelist_instance(self, request):
+        """The page's audiences, each told its label names (one query for the page) and what
+        this person may do with it."""
+        changelist = super().get_changelist_instance(request)
+        audiences = list(changelist.result_list)  # fills the queryset's cache: the rows shown
+        rules = {a.pk: SegmentRules.from_json(a.rules) for a in audiences}
+        names = label_names_for_keys({key for r in rules.values() for key in r.keys})
+        can_duplicate = request.user.has_perms(["contacts.view_audience", "contacts.add_audience"])
+        for audience in audiences:
+            audience.segment = rules[audience.pk]
+            audience.rules_in_words = rules_in_words(audience.segment, names)
+            audience.can_change = audience_can_change(request.user, audience)
+            audience.can_duplicate = can_duplicate
+        return changelist
+
+    @admin.display(description="Name", ordering="name")
+    def name_(self, audience: Audience) -> str:
+        return format_html(
+            '<a class="audience-name" href="{}">{}</a>{}',
+            views.audience_url(audience),
+            audience.name,
+            format_html('<span class="audience-description">{}</span>', audience.description)
+            if audience.description
+            else "",
+        )
+
+    @admin.display(description="Rules")
+    def rules_(self, audience: Audience) -> str:
+        return getattr(audience, "rules_in_words", "")
+
     @admin.display(description="Contacts")
     def contacts(self, audience: Audience) -> str:
-        return f"{contact_count_for_segment(rules=SegmentRules.from_json(audience.rules)):,}"
+        rules = getattr(audience, "segment", None) or SegmentRules.from_json(audience.rules)
+        return f"{contact_count_for_segment(rules=rules):,}"
 
-    @admin.display(description="")
+    @admin.display(description="Actions")
     def actions_(self, audience: Audience) -> str:
-        return format_html(
-            '<a href="{}">Open</a> · <button type="button" class="link-button" hx-post="{}" {}>'
-            'Duplicate</button> · <a href="{}">History</a>',
-            views.audience_url(audience),
-            reverse("admin:contacts_audience_duplicate", args=[audience.pk]),
-            idempotency_vals(),
+        edit = ""
+        if getattr(audience, "can_change", False):
+            edit = format_html(
+                '<a href="{}">Edit name</a>',
+                reverse("admin:contacts_audience_change", args=[audience.pk]),
+            )
+        duplicate = ""
+        if getattr(audience, "can_duplicate", False):
+            duplicate = format_html(
+                '<button type="button" class="button" hx-post="{}" hx-disabled-elt="this" '
+                'hx-indicator="#duplicate-busy-{}" {}>Duplicate</button>'
+                '<span id="duplicate-busy-{}" class="spinner htmx-indicator" aria-hidden="true">'
+                "</span>",
+                reverse("admin:contacts_audience_duplicate", args=[audience.pk]),
+                audience.pk,
+                idempotency_vals(),
+                audience.pk,
+            )
+        history = format_html(
+            '<a href="{}">History</a>',
             reverse("admin:journal_operation_audience_history", args=[audience.pk]),
+        )
+        return format_html(
+            '<span class="audience-actions">{}</span>',
+            format_html_join(" ", "{}", ((part,) for part in (edit, duplicate, history) if part)),
         )
 
     def save_model(self, request, obj, form, change):

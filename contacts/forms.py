@@ -25,6 +25,10 @@ PER_PAGE_CHOICES = (25, 50, 100, 200)
 class LabelKeysField(forms.Field):
     widget = forms.MultipleHiddenInput
 
+    def __init__(self, *, max_keys: int = MAX_KEYS_PER_GROUP, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.max_keys = max_keys
+
     def to_python(self, value) -> list[str]:
         if not value:
             return []
@@ -33,8 +37,8 @@ class LabelKeysField(forms.Field):
         keys = [str(v).strip() for v in value if str(v).strip()]
         for key in keys:
             reject_control_characters(key)
-        if len(keys) > MAX_KEYS_PER_GROUP:
-            raise ValidationError(f"At most {MAX_KEYS_PER_GROUP} labels in one group.")
+        if len(keys) > self.max_keys:
+            raise ValidationError(f"At most {self.max_keys} labels in one group.")
         if any(len(k) > 80 for k in keys):
             raise ValidationError("A label key is longer than any Wix label key.")
         return keys
@@ -117,6 +121,9 @@ class ContactPageForm(SegmentForm):
     )
     count = forms.IntegerField(required=False, min_value=0)
     audience = forms.IntegerField(required=False, min_value=1)
+    sort = forms.ChoiceField(
+        required=False, choices=[("created", "Oldest first"), ("-created", "Newest first")]
+    )
 
     def clean(self):
         data = super().clean()
@@ -175,10 +182,10 @@ class WixLabelNameForm(forms.Form):
 
 
 class LabelSearchForm(forms.Form):
+    """What a label picker asks: the typed text, and the labels already chosen (left out)."""
+
     label_q = forms.CharField(required=False, max_length=180)
-    group = forms.ChoiceField(
-        required=False, choices=[(g, g) for g in ("all", "any", "none", "add", "remove", "contact")]
-    )
+    exclude = LabelKeysField(required=False, max_keys=5 * MAX_KEYS_PER_GROUP)
 
 
 class ContactLabelForm(forms.Form):

@@ -7,6 +7,7 @@ contact ids: a bulk change resolves them to contacts when it starts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlencode
 
@@ -94,3 +95,23 @@ class SegmentRules:
             unlabeled=bool(data.get("unlabeled", False)),
             search=str(data.get("search", "")),
         )
+
+
+GROUP_WORDS = (("all_of", "ALL of"), ("any_of", "ANY of"), ("none_of", "NONE of"))
+
+
+def rules_in_words(rules: SegmentRules, names: Mapping[str, str]) -> str:
+    """The rules as one line: "ALL of Lead, VIP · NONE of Unsubscribed · search “anna”".
+
+    `names` maps keys to label names; a key without one is a label deleted since."""
+    parts = []
+    for field_name, words in GROUP_WORDS:
+        keys = getattr(rules, field_name)
+        if keys:
+            labels = ", ".join(names.get(key) or f"{key} (deleted)" for key in keys)
+            parts.append(f"{words} {labels}")
+    if rules.unlabeled:
+        parts.append("only contacts with no labels")
+    if rules.search:
+        parts.append(f"search “{rules.search}”")
+    return " · ".join(parts) or "Every contact"

@@ -23,6 +23,7 @@ from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from contacts.segments import SegmentRules
+from labels.selectors import label_deleted_names
 from wixcache.models import Contact, ContactLabel, Label
 
 ORDER = ("remote_created_at", "wix_id")
@@ -226,33 +227,47 @@ def contact_page_for_segment(
     after: Cursor | None = None,
     before: Cursor | None = None,
     count: int | None = None,
+    newest_first: bool = False,
 ) -> ContactPage:
-    """One page of the audience in created order, after or before a cursor.
+    """One page of the audience in created order (or newest first), after or before a cursor.
 
-    Given the audience's `count`, a narrow audience (under 2% of contacts) is read through its
-    label sets; a broad one by walking the created-date index and probing each contact's labels.
+    Both orders walk the same (created, wix_id) index, one forwards and one backwards, so a
+    page costs the same in either. Given the audience's `count`, a narrow audience (under 2% of
+    contacts) is read through its label sets; a broad one by walking the created-date index and
+    probing each contact's labels.
     """
     probe = True
     if count is not None and (rules.all_of or rules.any_of):
         probe = count * 50 >= _contact_total_estimate()
     contacts = contact_list_for_segment(rules=rules, label_ids=label_ids, probe=probe)
+    forwards = ("remote_created_at", "wix_id")
+    backwards = ("-remote_created_at", "-wix_id")
+    if newest_first:
+        forwards, backwards = backwards, forwards
     if before is not None:
-        contacts = contacts.filter(
-            Q(remote_created_at__lte=before.created),
-            Q(remote_created_at__lt=before.created) | Q(wix_id__lt=before.wix_id),
-        ).order_by("-remote_created_at", "-wix_id")
+        contacts = contacts.filter(_beyond(before, later=newest_first)).order_by(*backwards)
         rows = list(contacts[: per_page + 1])
         has_previous = len(rows) > per_page
         return ContactPage(rows[:per_page][::-1], has_next=True, has_previous=has_previous)
     if after is not None:
-        # The leading >= lets the (created, wix_id) index seek to the cursor on both databases.
-        contacts = contacts.filter(
-            Q(remote_created_at__gte=after.created),
-            Q(remote_created_at__gt=after.created) | Q(wix_id__gt=after.wix_id),
-        )
-    rows = list(contacts[: per_page + 1])
+        contacts = contacts.filter(_beyond(after, later=not newest_first))
+    rows = list(contacts.order_by(*forwards)[: per_page + 1])
     return ContactPage(
         rows[:per_page], has_next=len(rows) > per_page, has_previous=after is not None
+    )
+
+
+def _beyond(cursor: Cursor, *, later: bool) -> Q:
+    """Contacts created after the cursor's (`later`) or before it, in (created, wix_id) order.
+
+    The leading >= (or <=) lets the (created, wix_id) index seek to the cursor on both
+    databases."""
+    if later:
+        return Q(remote_created_at__gte=cursor.created) & (
+            Q(remote_created_at__gt=cursor.created) | Q(wix_id__gt=cursor.wix_id)
+        )
+    return Q(remote_created_at__lte=cursor.created) & (
+        Q(remote_created_at__lt=cursor.created) | Q(wix_id__lt=cursor.wix_id)
     )
 
 
@@ -280,19 +295,21 @@ def label_contact_counts(label_ids: Iterable[int]) -> dict[int, int]:
     return dict(rows)
 
 
-def label_chips_for_contacts(*, contact_ids: Iterable[int]) -> dict[int, list[tuple[str, bool]]]:
-    """Each contact's labels as (name, is system) pairs, by name, in one query.
+def label_chips_for_contacts(
+    *, contact_ids: Iterable[int]
+) -> dict[int, list[tuple[str, bool, str]]]:
+    """Each contact's labels as (name, is system, key) triples, by name, in one query.
 
     Plain tuples rather than `Label` rows: a page of 200 contacts holds some 700 chips, and
     building a model instance for each was the page's largest Python cost."""
-    chips: dict[int, list[tuple[str, bool]]] = defaultdict(list)
+    chips: dict[int, list[tuple[str, bool, str]]] = defaultdict(list)
     rows = (
         ContactLabel.objects.filter(contact_id__in=list(contact_ids))
         .order_by("label__display_name", "label__key")
-        .values_list("contact_id", "label__display_name", "label__label_type")
+        .values_list("contact_id", "label__display_name", "label__label_type", "label__key")
     )
-    for contact_id, name, label_type in rows:
-        chips[contact_id].append((name, label_type == Label.Type.SYSTEM))
+    for contact_id, name, label_type, key in rows:
+        chips[contact_id].append((name, label_type == Label.Type.SYSTEM, key))
     return chips
 
 
@@ -360,3 +377,16 @@ def audience_label_preview(*, rules: SegmentRules, label: Label | None) -> tuple
     if label is None:
         return None, contact_count_for_segment(rules=rules)
     return label, len(contact_wix_ids_for_change(rules=rules, add_ids=[label.pk]))
+
+
+def label_names_for_keys(keys: Iterable[str]) -> dict[str, str]:
+    """Label names by key, for rules shown in words; a deleted label by the name it had, marked
+    "(deleted)". At most two queries."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    names = dict(Label.objects.filter(key__in=keys).values_list("key", "display_name"))
+    gone = keys - names.keys()
+    if gone:
+        names.update({key: f"{name} (deleted)" for key, name in label_deleted_names(gone).items()})
+    return names

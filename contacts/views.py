@@ -18,7 +18,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url, trigger_client_event
 
-from contacts.export import contact_csv_rows
+from contacts.export import contact_csv_rows, export_content_disposition
 from contacts.forms import (
     PER_PAGE_CHOICES,
     AudienceForm,
@@ -54,6 +54,7 @@ from contacts.services import (
 )
 from journal.models import Operation
 from journal.references import label_names_known
+from journal.services import undo_seconds
 from journal.undo import UndoRefused, can_undo, operation_undo, undo_offered
 from labels.selectors import (
     label_deleted_names,
@@ -69,6 +70,40 @@ from wixcache.models import Contact, Label
 PAGE = "admin/contacts/contact/change_list.html"
 CONTACT_PAGE = "admin/contacts/contact/change_form.html"
 GROUPS = {"all": "ALL of", "any": "ANY of", "none": "NONE of"}
+BULK_GROUPS = {"add": "Add labels", "remove": "Remove labels"}
+PICKER_TEMPLATE = "admin/contacts/label_picker.html"
+
+
+@dataclass(frozen=True)
+class Picker:
+    """What one label picker (templates/admin/contacts/label_picker.html) asks and does."""
+
+    id: str
+    label: str
+    suggest_url: str
+    pick_url: str
+    pick_target: str
+    exclude: str
+    pick_method: str = "GET"
+    pick_swap: str = "beforeend"
+    placeholder: str = "Type to add a label…"
+
+
+def _chip_picker(group: str, title: str, exclude: str) -> Picker:
+    label, placeholder = f"Add a label to {title}", "Type to add a label…"
+    if group == "add":
+        label = "Label to add"
+    elif group == "remove":
+        label, placeholder = "Label to remove", "Type a label to remove…"
+    return Picker(
+        id=f"picker-{group}",
+        label=label,
+        suggest_url=reverse("admin:contacts_contact_suggest"),
+        pick_url=f"{reverse('admin:contacts_contact_chip')}?group={group}",
+        pick_target=f"#chips-{group}",
+        exclude=exclude,
+        placeholder=placeholder,
+    )
 
 
 def _page_url(rules: SegmentRules, **extra) -> str:
@@ -135,6 +170,7 @@ def _results_context(form: ContactPageForm, request: HttpRequest) -> dict:
     if count is None or not (data["after"] or data["before"]):
         count = contact_count_for_segment(rules=rules, label_ids=label_ids)
     per_page = data["per_page"] or 25
+    sort = data["sort"] or "created"
     page = contact_page_for_segment(
         rules=rules,
         label_ids=label_ids,
@@ -142,11 +178,16 @@ def _results_context(form: ContactPageForm, request: HttpRequest) -> dict:
         after=data["after"],
         before=data["before"],
         count=count,
+        newest_first=sort == "-created",
     )
     _prepare_rows(page.contacts)
     number = data["page"] or 1
     audience_id = data["audience"]
-    keep = {"per_page": per_page if per_page != 25 else None, "audience": audience_id}
+    keep = {
+        "per_page": per_page if per_page != 25 else None,
+        "audience": audience_id,
+        "sort": sort if sort != "created" else None,
+    }
     missing = _missing_labels(rules)
     return {
         "rules": rules,
@@ -163,7 +204,20 @@ def _results_context(form: ContactPageForm, request: HttpRequest) -> dict:
         "previous_url": page.previous_cursor
         and _page_url(rules, before=page.previous_cursor, page=number - 1, count=count, **keep),
         "first_url": _page_url(rules, **keep),
+        "sort": sort,
+        "sort_url": _page_url(
+            rules, **{**keep, "sort": None if sort == "-created" else "-created"}
+        ),
+        # After a bulk job the same page again, counted afresh: the labels on it have changed.
+        "refresh_url": _page_url(
+            rules,
+            after=data["after"],
+            before=data["before"],
+            page=number if data["after"] or data["before"] else None,
+            **keep,
+        ),
         "querystring": rules.querystring(),
+        "export_querystring": rules.querystring(audience=audience_id),
         "can_label": request.user.has_perm("contacts.label_contacts"),
         "can_export": request.user.has_perm("contacts.export_contacts"),
     }
@@ -177,14 +231,17 @@ def _prepare_rows(contacts: list[Contact]) -> None:
     """
     change_url = reverse("admin:contacts_contact_change", args=[0]).replace("/0/", "/{}/", 1)
     chips = label_chips_for_contacts(contact_ids=[c.pk for c in contacts])
-    fragments: dict[tuple[str, bool], SafeString] = {}
+    fragments: dict[tuple[str, bool, str], SafeString] = {}
     for contact in contacts:
         items = []
         for chip in chips.get(contact.pk, ()):
             if chip not in fragments:
-                name, system = chip
+                name, system, key = chip
                 fragments[chip] = format_html(
-                    '<li class="chip{}">{}</li>', " chip-system" if system else "", name
+                    '<li class="chip{}"><a class="chip-name" href="{}">{}</a></li>',
+                    " chip-system" if system else "",
+                    reverse("admin:labels_label_detail", args=[key]),
+                    name,
                 )
             items.append(fragments[chip])
         contact.chip_items = mark_safe("".join(items))  # noqa: S308 (joined escaped fragments)
@@ -202,7 +259,7 @@ def contacts_page(request: HtmxHttpRequest, extra_context: dict | None = None):
         response = TemplateResponse(request, f"{PAGE}#results", context)
         # The carried count and cursors are for page turns only; the address bar keeps the rules.
         rules = context["rules"]
-        keep = {k: request.GET.get(k) for k in ("per_page", "audience")}
+        keep = {k: request.GET.get(k) for k in ("per_page", "audience", "sort")}
         if "page" in context:
             keep.update(
                 after=request.GET.get("after"),
@@ -218,19 +275,29 @@ def contacts_page(request: HtmxHttpRequest, extra_context: dict | None = None):
             .filter(pk=form.cleaned_data["audience"])
             .first()
         )
+    rules = context["rules"]
     context.update(
         admin.site.each_context(request),
-        title="Contacts",
+        title=f"Audience: {audience}" if audience else "Contacts",
         opts=AdminContact._meta,
         groups=[
-            (name, title, [labels[k] for k in getattr(context["rules"], f"{name}_of")])
+            (
+                name,
+                title,
+                [labels[k] for k in getattr(rules, f"{name}_of")],
+                _chip_picker(name, title, exclude="#segment-rules"),
+            )
             for name, title in GROUPS.items()
+        ],
+        bulk_groups=[
+            (name, title, _chip_picker(name, title, exclude="#chips-add, #chips-remove"))
+            for name, title in BULK_GROUPS.items()
         ],
         audience=audience,
         audience_form=AudienceForm(instance=audience) if audience else AudienceForm(),
         can_save=request.user.has_perm("contacts.add_audience"),
         can_change_audience=audience is not None and audience_can_change(request.user, audience),
-        search_value=context["rules"].search,
+        search_value=rules.search,
         **(extra_context or {}),
     )
     return TemplateResponse(request, PAGE, context)
@@ -239,32 +306,29 @@ def contacts_page(request: HtmxHttpRequest, extra_context: dict | None = None):
 @require_GET
 @permission_required("contacts.view_contact")
 def label_suggest(request: HtmxHttpRequest):
-    """Labels whose name contains the typed text, as buttons that add a chip to a group."""
+    """The picker's options: labels whose names hold the typed text, best match first, without
+    those already chosen."""
     form = LabelSearchForm(request.GET)
-    text, group = "", "all"
-    if form.is_valid():
-        text, group = form.cleaned_data["label_q"].strip(), form.cleaned_data["group"] or "all"
-    chosen = request.GET.getlist(group) if group in GROUPS else []
-    labels = label_list_for_search(text=text, exclude=chosen)
-    return TemplateResponse(
-        request, f"{PAGE}#suggestions", {"labels": labels, "group": group, "text": text}
+    if not form.is_valid():
+        return TemplateResponse(request, f"{PICKER_TEMPLATE}#options", {"labels": []})
+    labels = label_list_for_search(
+        text=form.cleaned_data["label_q"].strip(), exclude=form.cleaned_data["exclude"]
     )
+    return TemplateResponse(request, f"{PICKER_TEMPLATE}#options", {"labels": labels})
 
 
 @require_GET
 @permission_required("contacts.view_contact")
 def label_chip(request: HtmxHttpRequest):
-    """One chip for a group; the segment form then refreshes the results."""
+    """One chip for a group; a chip in ALL/ANY/NONE of then refreshes the results."""
     key = request.GET.get("key", "")
     if "\x00" in key:  # no label has one, and PostgreSQL cannot even compare it
         raise Http404
     label = get_object_or_404(Label, key=key)
     group = request.GET.get("group", "all")
-    if group not in (*GROUPS, "add", "remove"):
+    if group not in (*GROUPS, *BULK_GROUPS):
         group = "all"
-    response = TemplateResponse(
-        request, f"{PAGE}#chip", {"label": label, "group": group, "oob": True}
-    )
+    response = TemplateResponse(request, f"{PAGE}#chip", {"label": label, "group": group})
     if group in GROUPS:
         trigger_client_event(response, "segmentChanged", after="settle")
     return response
@@ -333,6 +397,7 @@ def bulk_preview(request: HtmxHttpRequest):
         context["add_labels"], context["remove_labels"] = form.add_labels, form.remove_labels
         context["refused"] = _everyone_refused(request, form)
         context["takes_from_everyone"] = _takes_label_from_everyone(form)
+        context["undo_seconds"] = undo_seconds()
     return TemplateResponse(request, f"{PAGE}#bulk-panel", context)
 
 
@@ -465,8 +530,20 @@ def export_csv(request: HtmxHttpRequest):
         (line.encode() for line in contact_csv_rows(rules=form.rules, excel=excel)),
         content_type="text/csv; charset=utf-8",
     )
-    response["Content-Disposition"] = 'attachment; filename="contacts.csv"'
+    response["Content-Disposition"] = export_content_disposition(
+        audience_name=_export_audience_name(request), day=timezone.localdate()
+    )
     return response
+
+
+def _export_audience_name(request: HtmxHttpRequest) -> str | None:
+    """The name of the saved audience being exported, for the file name (if the person may see
+    saved audiences)."""
+    which = AudienceIdForm(request.GET)
+    if not which.is_valid() or not request.user.has_perm("contacts.view_audience"):
+        return None
+    audience = Audience.objects.filter(pk=which.cleaned_data["audience"]).only("name").first()
+    return audience.name if audience else None
 
 
 # --- The contact page -------------------------------------------------------------------------
@@ -492,6 +569,16 @@ def contact_page(request: HtmxHttpRequest, contact_id: int, extra_context: dict 
         title=str(contact),
         opts=AdminContact._meta,
         original=contact,
+        picker=Picker(
+            id="picker-contact",
+            label="Add a label",
+            suggest_url=reverse("admin:contacts_contact_label_suggest", args=[contact.pk]),
+            pick_url=reverse("admin:contacts_contact_label_add", args=[contact.pk]),
+            pick_method="POST",
+            pick_target="#contact-labels",
+            pick_swap="outerHTML",
+            exclude="",  # the server leaves out the labels the contact has
+        ),
         **(extra_context or {}),
     )
     return TemplateResponse(request, CONTACT_PAGE, context)
@@ -500,14 +587,14 @@ def contact_page(request: HtmxHttpRequest, contact_id: int, extra_context: dict 
 @require_GET
 @permission_required("contacts.view_contact", "contacts.label_contacts")
 def contact_label_suggest(request: HtmxHttpRequest, contact_id: int):
+    """The picker's options for a contact: labels it does not have yet, best match first."""
     contact = get_object_or_404(Contact, pk=contact_id)
     form = LabelSearchForm(request.GET)
-    text = form.cleaned_data["label_q"].strip() if form.is_valid() else ""
+    if not form.is_valid():
+        return TemplateResponse(request, f"{PICKER_TEMPLATE}#options", {"labels": []})
     have = contact.labels.values_list("key", flat=True)
-    labels = label_list_for_search(text=text, exclude=list(have))
-    return TemplateResponse(
-        request, f"{CONTACT_PAGE}#contact-suggestions", {"labels": labels, "contact": contact}
-    )
+    labels = label_list_for_search(text=form.cleaned_data["label_q"].strip(), exclude=list(have))
+    return TemplateResponse(request, f"{PICKER_TEMPLATE}#options", {"labels": labels})
 
 
 def _contact_label_change(request: HtmxHttpRequest, contact_id: int, change) -> TemplateResponse:
@@ -537,7 +624,7 @@ def _contact_labels(request: HtmxHttpRequest, contact: Contact, **extra) -> Temp
         and can_undo(request.user, op)
     )
     context = _contact_context(request, contact) | extra | {"undo_op": op if undoable else None}
-    return TemplateResponse(request, f"{CONTACT_PAGE}#contact-labels", context)
+    return TemplateResponse(request, f"{CONTACT_PAGE}#contact-answer", context)
 
 
 @require_POST

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from django.contrib import admin
 from django.core.paginator import Paginator
@@ -153,8 +153,7 @@ def _heading(thing: Thing | None) -> dict:
 def _thing_page(thing: Thing) -> tuple[str, str]:
     """Where the thing itself is shown, while labelsite still has it."""
     if thing.kind == OperationRef.Kind.LABEL and cached_label_exists(key=thing.ref):
-        url = reverse("admin:labels_label_changelist") + "?" + urlencode({"q": thing.ref})
-        return url, "Show on the labels page"
+        return reverse("admin:labels_label_detail", args=[thing.ref]), "Open its page"
     if thing.kind == OperationRef.Kind.CONTACT:
         pk = cached_contact_pk(wix_id=thing.ref)
         if pk is not None:

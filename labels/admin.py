@@ -32,6 +32,9 @@ class LabelAdmin(ReadOnlyModelAdmin):
                 wrap(views.label_undo),
                 name="labels_label_undo",
             ),
+            # A label's page. Keys always hold a dot ("custom.vip"), so "label/<key>/" never
+            # meets the "<key>/row/"-style routes below, nor the admin's "<object_id>/" ones.
+            path("label/<str:key>/", wrap(views.label_detail), name="labels_label_detail"),
             path("<str:key>/row/", wrap(views.label_row), name="labels_label_row"),
             path("<str:key>/edit/", wrap(views.label_edit), name="labels_label_edit"),
             path("<str:key>/rename/", wrap(views.label_rename_view), name="labels_label_rename"),

@@ -20,8 +20,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from journal.models import Operation
+from journal.references import label_names_known
 from journal.services import operation_jobs_finished
-from labels.history import label_log_many
+from labels.history import contacts_counted, label_log_many
 from labels.models import LabelDeletion, LabelJob
 from labelsite.processes import this_process
 from labelsite.wix import WixClient, WixError, WixNotFound
@@ -96,6 +97,10 @@ def _log(job: LabelJob, labels: Iterable[Label], action: int, message: str) -> N
         label_log_many(user_id=job.requested_by_id, labels=labels, action=action, message=message)
 
 
+def _label_names(keys) -> dict[str, str]:
+    return dict(Label.objects.filter(key__in=list(keys)).values_list("key", "display_name"))
+
+
 def _finish(job: LabelJob, *, undeleted: Sequence[str] = (), why: str = "Wix failed") -> None:
     job.finished_at = timezone.now()
     if (job.failed or undeleted) and job.done:
@@ -104,11 +109,8 @@ def _finish(job: LabelJob, *, undeleted: Sequence[str] = (), why: str = "Wix fai
         job.status = LabelJob.Status.FAILED
     else:
         job.status = LabelJob.Status.SUCCEEDED
-    names = dict(
-        Label.objects.filter(key__in=[*job.add_keys, *job.remove_keys]).values_list(
-            "key", "display_name"
-        )
-    )
+    keys = [*job.add_keys, *job.remove_keys, *undeleted]
+    names = {**label_names_known(keys), **_label_names(keys)}
 
     def named(keys: list[str]) -> str:
         return ", ".join(f"“{names.get(key, key)}”" for key in keys)
@@ -121,11 +123,13 @@ def _finish(job: LabelJob, *, undeleted: Sequence[str] = (), why: str = "Wix fai
         )
         if part
     )
-    job.outcome = f"{job.done} of {job.total} contacts changed ({changed or 'nothing to change'})."
+    job.outcome = (
+        f"{job.done} of {contacts_counted(job.total)} changed ({changed or 'nothing to change'})."
+    )
     if job.failed:
         job.outcome += f" {job.failed} failed; see the errors below."
     if undeleted:
-        job.outcome += f" Not deleted, because {why}: {', '.join(undeleted)}."
+        job.outcome += f" Not deleted, because {why}: {named(list(undeleted))}."
     with transaction.atomic():
         job.save()
         touched = Label.objects.filter(key__in=[*job.add_keys, *job.remove_keys])
@@ -222,11 +226,11 @@ def _chunk_finished(
     with transaction.atomic():
         if failed:
             job.errors.extend({"message": m} for m in wix_job.error_messages)
-            job.errors.append({"message": f"Wix could not change {failed} contacts."})
+            job.errors.append({"message": f"Wix could not change {contacts_counted(failed)}."})
             job.failed_contact_ids.extend(sorted(failed_ids))
         if unaccounted > 0:
             # Wix counted fewer contacts than it was sent: which ones it skipped is unknown.
-            said = f"Wix said nothing about {unaccounted} contacts; a sync shows them."
+            said = f"Wix said nothing about {contacts_counted(unaccounted)}; a sync shows them."
             job.errors.append({"message": said})
             failed += unaccounted
         if len(failed_ids) == failed:
@@ -257,7 +261,10 @@ def _keep_sources(job: LabelJob) -> None:
         _finish(
             job,
             undeleted=job.delete_keys_after,
-            why=f"{job.failed} contacts did not get the target; retry them, then merge again",
+            why=(
+                f"{contacts_counted(job.failed)} did not get the target; "
+                "retry them, then merge again"
+            ),
         )
 
 

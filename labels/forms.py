@@ -78,6 +78,12 @@ class LabelListForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1)
 
 
+class LabelJobProgressForm(LabelListForm):
+    """A job's progress, asked from the labels page: `table` and the table's state."""
+
+    table = forms.BooleanField(required=False)
+
+
 class LabelCreateForm(forms.Form):
     display_name = LabelNameField()
     # Set once the person has seen the near-duplicate warning and still wants this name.

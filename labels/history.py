@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 
 from labels.models import Label as AdminLabel
+from labelsite.words import counted
 from wixcache.models import Label
 from wixcache.store import LabelsReplaced
 
@@ -74,3 +75,12 @@ def labels_log_wix_changes(result: LabelsReplaced, *, how: str = "sync") -> None
         for label in result.deleted
     ]
     LogEntry.objects.bulk_create(entries, batch_size=500)
+
+
+def contacts_noun(n: int) -> str:
+    return "contact" if n == 1 else "contacts"
+
+
+def contacts_counted(n: int) -> str:
+    """ "1 contact", "2,000 contacts": as the history and job results say it."""
+    return counted(n, "contact")

@@ -7,24 +7,37 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import BooleanField, Count, F, Q, QuerySet
+from django.db.models import BooleanField, Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from journal.models import Operation
+from journal.models import Operation, OperationRef
 from journal.services import undo_seconds
 from labels.models import LabelDeletion, LabelJob
 from wixcache.models import Contact, ContactLabel, Label
 
+# Names sort as people read them: "spring promo" beside "Spring Sale", not after "Yoga Class"
+# (Lower works alike on SQLite and PostgreSQL); the key breaks ties.
+_BY_NAME = (Lower("display_name").asc(), "display_name", "key")
 ORDERINGS: dict[str, tuple] = {
-    "name": ("display_name", "key"),
-    "-name": ("-display_name", "-key"),
-    "contacts": ("contact_count", "display_name", "key"),
-    "-contacts": ("-contact_count", "display_name", "key"),
-    "changed": (F("remote_updated_at").asc(nulls_first=True), "display_name", "key"),
-    "-changed": (F("remote_updated_at").desc(nulls_last=True), "display_name", "key"),
+    "name": _BY_NAME,
+    "-name": (Lower("display_name").desc(), "-display_name", "-key"),
+    "contacts": ("contact_count", *_BY_NAME),
+    "-contacts": ("-contact_count", *_BY_NAME),
+    "changed": (F("remote_updated_at").asc(nulls_first=True), *_BY_NAME),
+    "-changed": (F("remote_updated_at").desc(nulls_last=True), *_BY_NAME),
 }
 DEFAULT_ORDER = "name"
+# What starts a word in a label's name ("Spring Sale", "Sale-2024", "VIP (gold)").
+WORD_BREAKS = (" ", "-", "_", "/", "(", "&", "+", ",", ".")
+CONTACTS_SHOWN = 25
+HISTORY_SHOWN = 10
+
+
+def looks_like_key(text: str) -> bool:
+    """Every Wix label key is `namespace.name`; a name rarely holds a dot."""
+    return "." in text
 
 
 def normalized_name(name: str) -> str:
@@ -33,11 +46,15 @@ def normalized_name(name: str) -> str:
 
 
 def label_list(*, query: str = "", order: str = DEFAULT_ORDER) -> QuerySet[Label]:
-    """Labels matching `query` (name or key), each with `contact_count`, in one query."""
+    """Labels whose names hold `query` (and whose keys do, when it looks like a key: every user
+    key starts with "custom."), each with `contact_count`, in one query."""
     labels = Label.objects.annotate(contact_count=Count("contacts"))
     query = query.strip()
     if query:
-        labels = labels.filter(Q(display_name__icontains=query) | Q(key__icontains=query))
+        matches = Q(display_name__icontains=query)
+        if looks_like_key(query):
+            matches |= Q(key__icontains=query)
+        labels = labels.filter(matches)
     return labels.order_by(*ORDERINGS.get(order, ORDERINGS[DEFAULT_ORDER]))
 
 
@@ -45,6 +62,39 @@ def label_get(*, key: str) -> Label | None:
     if "\x00" in key:
         return None  # no label has it, and PostgreSQL refuses NUL in a query
     return Label.objects.filter(key=key).annotate(contact_count=Count("contacts")).first()
+
+
+def label_contacts_newest(*, label: Label, limit: int = CONTACTS_SHOWN) -> list[Contact]:
+    """The contacts that have `label`, newest first (the first page of the label's page)."""
+    return list(
+        label.contacts.order_by("-remote_created_at", "-wix_id").only(
+            "pk", "wix_id", "first_name", "last_name", "email", "phone", "remote_created_at"
+        )[:limit]
+    )
+
+
+def label_operations_recent(*, key: str, limit: int = HISTORY_SHOWN) -> tuple[list[Operation], int]:
+    """The newest journal entries that touched the label `key`, and how many there are."""
+    ops = Operation.objects.filter(
+        pk__in=OperationRef.objects.filter(kind=OperationRef.Kind.LABEL, ref=key).values(
+            "operation_id"
+        )
+    )
+    recent = ops.defer("args", "reverse").select_related("user").order_by("-created_at", "-id")
+    return list(recent[:limit]), ops.count()
+
+
+def label_deletion_latest(*, key: str) -> LabelDeletion | None:
+    """The last deletion (or merge) of the label that had `key`, if labelsite made one."""
+    if "\x00" in key:
+        return None
+    return (
+        LabelDeletion.objects.filter(key=key)
+        .select_related("deleted_by")
+        .defer("contact_ids")
+        .order_by("-deleted_at", "-pk")
+        .first()
+    )
 
 
 def label_near_duplicates(*, display_name: str) -> list[Label]:
@@ -143,10 +193,24 @@ def label_map_for_keys(keys: Iterable[str]) -> dict[str, Label]:
 def label_list_for_search(
     *, text: str, exclude: Iterable[str] = (), limit: int = 10
 ) -> list[Label]:
-    labels = Label.objects.exclude(key__in=list(exclude))
-    if text:
-        labels = labels.filter(Q(display_name__icontains=text) | Q(key__icontains=text))
-    return list(labels.order_by("display_name", "key")[:limit])
+    """Labels whose names hold `text` (never matched against keys), best match first: a name
+    starting with it, then a word of the name starting with it, then the rest; ties by name.
+    Each has `contact_count`; one query."""
+    labels = Label.objects.exclude(key__in=list(exclude)).annotate(contact_count=Count("contacts"))
+    text = (text or "").strip()
+    if not text:
+        return list(labels.order_by(*_BY_NAME)[:limit])
+    word_start = Q()
+    for mark in WORD_BREAKS:
+        word_start |= Q(display_name__icontains=mark + text)
+    rank = Case(
+        When(display_name__istartswith=text, then=Value(0)),
+        When(word_start, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    labels = labels.filter(display_name__icontains=text).alias(rank=rank)
+    return list(labels.order_by("rank", *_BY_NAME)[:limit])
 
 
 def label_with_name(name: str) -> Label | None:

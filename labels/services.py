@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from journal.models import Operation, OperationRef
+from journal.references import label_names_known
 from journal.services import (
     asking_wix,
     hands_over_on_error,
@@ -28,9 +29,9 @@ from journal.services import (
     operation_refs_add,
     undo_seconds,
 )
-from labels.history import label_log, sync_user
+from labels.history import contacts_counted, contacts_noun, label_log, sync_user
 from labels.models import LabelDeletion, LabelJob
-from labels.selectors import label_contact_ids, label_merge_gainers
+from labels.selectors import label_contact_ids, label_deleted_names, label_merge_gainers
 from labels.tasks import label_job_start, run_label_job
 from labelsite.wix import WixClient, WixConflict, WixNotFound
 from wixcache.budget import site_client
@@ -300,14 +301,14 @@ def label_deleted(op: Operation, deletion: LabelDeletion, *, user, finish: bool 
                 action=DELETION,
                 message=(
                     f"Deleted “{deletion.display_name}” (key {deletion.key}); "
-                    f"{deletion.contact_count} contacts lost it."
+                    f"{contacts_counted(deletion.contact_count)} lost it."
                 ),
             )
             labels_delete([label.pk])
         if finish:
             reverse = [{"type": "restore", "deletion": deletion.pk}]
             operation_done(
-                op, outcome=f"{deletion.contact_count} contacts lost it.", reverse=reverse
+                op, outcome=f"{contacts_counted(deletion.contact_count)} lost it.", reverse=reverse
             )
 
 
@@ -410,7 +411,7 @@ def label_merge(*, sources: list[Label], target: Label, user) -> LabelJob:
             action=CHANGE,
             message=(
                 f"Merge of {names} into “{target.display_name}” started: "
-                f"{len(gained)} contacts gain it; the merged labels are deleted after."
+                f"{contacts_counted(len(gained))} gain it; the merged labels are deleted after."
             ),
         )
     return job
@@ -430,14 +431,17 @@ def label_job_retry_failed(*, job: LabelJob, requested_by) -> LabelJob:
         ).first()
         if running is not None:
             return running
-        description = f"Retry {len(failed_ids)} failed contacts of: {job.description}"
+        keys = job.add_keys + job.remove_keys
+        names = dict(Label.objects.filter(key__in=keys).values_list("key", "display_name"))
+        failed = f"{len(failed_ids)} failed {contacts_noun(len(failed_ids))}"
+        description = f"Retry {failed} of: {job.description}"
         op = operation_plan(
             kind=Operation.Kind.BULK_LABELS,
             user=requested_by,
             summary=description,
             args={"add": job.add_keys, "remove": job.remove_keys, "count": len(failed_ids)},
             reverse=bulk_reverse(job.add_keys, job.remove_keys, failed_ids),
-            refs=[(OperationRef.Kind.LABEL, key, "") for key in job.add_keys + job.remove_keys],
+            refs=[(OperationRef.Kind.LABEL, key, names.get(key, "")) for key in keys],
         )
         return label_job_start(
             requested_by=requested_by,
@@ -531,7 +535,8 @@ def label_restored(op: Operation, deletion: LabelDeletion, record, *, user) -> N
             job = label_job_start(
                 requested_by=user,
                 description=(
-                    f"Restore “{deletion.display_name}” to {deletion.contact_count} contacts"
+                    f"Restore “{deletion.display_name}” "
+                    f"to {contacts_counted(deletion.contact_count)}"
                 ),
                 contact_ids=deletion.contact_ids,
                 add_keys=[label.key],
@@ -550,7 +555,7 @@ def label_restored(op: Operation, deletion: LabelDeletion, record, *, user) -> N
             action=ADDITION,
             message=(
                 f"Restored “{deletion.display_name}” as key {label.key} (was {deletion.key}); "
-                f"giving it back to {deletion.contact_count} contacts."
+                f"giving it back to {contacts_counted(deletion.contact_count)}."
             ),
         )
 
@@ -575,9 +580,10 @@ def labels_check(step: dict) -> None:
         Label.objects.filter(key__in=step.get("add", [])).values_list("key", flat=True)
     )
     if missing:
+        known = {**label_names_known(missing), **label_deleted_names(missing)}
+        names = ", ".join(f"“{known[key]}”" if key in known else key for key in sorted(missing))
         raise LabelError(
-            "A label this would give back no longer exists; undo its deletion first "
-            f"(key {', '.join(sorted(missing))})."
+            f"A label this would give back no longer exists ({names}); undo its deletion first."
         )
 
 
@@ -596,7 +602,7 @@ def labels_run(step: dict, *, op: Operation, user):
     with transaction.atomic():
         job = label_job_start(
             requested_by=user,
-            description=f"Undo: {verb} {what} ({len(step['contacts'])} contacts)",
+            description=f"Undo: {verb} {what} ({contacts_counted(len(step['contacts']))})",
             contact_ids=step["contacts"],
             add_keys=add,
             remove_keys=remove,

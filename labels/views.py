@@ -3,22 +3,27 @@ permission."""
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlencode
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from journal.models import Operation
 from journal.references import key_users
+from journal.selectors import operation_actor
 from journal.services import undo_seconds
 from journal.undo import UndoRefused, can_undo, operation_undo, undo_offered
 from labels.forms import (
     LabelCreateForm,
     LabelDeleteForm,
+    LabelJobProgressForm,
     LabelListForm,
     LabelMergeForm,
     LabelRenameForm,
@@ -29,13 +34,17 @@ from labels.models import LabelDeletion, LabelJob
 from labels.selectors import (
     DEFAULT_ORDER,
     contacts_total,
+    label_contacts_newest,
+    label_deletion_latest,
     label_deletions_open,
     label_get,
     label_jobs_active,
     label_jobs_of,
+    label_key_successors,
     label_list,
     label_merge_plan,
     label_near_duplicates,
+    label_operations_recent,
     label_restored_by,
 )
 from labels.services import (
@@ -49,11 +58,18 @@ from labels.services import (
     label_merge,
     label_rename,
 )
-from labelsite.views import HtmxHttpRequest, permission_required, render_partials
+from labelsite.views import (
+    PARTIALS_TEMPLATE,
+    HtmxHttpRequest,
+    has_permissions,
+    permission_required,
+    render_partials,
+)
 from labelsite.wix import WixError
 from wixcache.models import Label
 
 PAGE = "admin/labels/label/labels.html"
+DETAIL = "admin/labels/label/detail.html"
 JOB_PROGRESS = "admin/labels/labeljob/progress.html"
 PAGE_SIZE = 100
 CAN_VIEW = ("labels.view_label", "labels.change_label")
@@ -166,11 +182,61 @@ def label_row(request: HtmxHttpRequest, key: str) -> HttpResponse:
     return _row(request, label, focus=True)
 
 
-@require_POST
+@require_GET
+@permission_required(CAN_VIEW)
+def label_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
+    """A label's own page: its contacts, the saved audiences using it, its history."""
+    label = label_get(key=key)
+    context = {
+        **admin.site.each_context(request),
+        **_permissions(request),
+        "opts": AdminLabel._meta,
+        "key": key,
+        "can_see_contacts": request.user.has_perm("contacts.view_contact"),
+    }
+    if label is None:
+        return _detail_gone(request, key, context)
+    operations, operations_total = label_operations_recent(key=key)
+    for op in operations:
+        op.actor = operation_actor(op)
+    on_labels_page = reverse("admin:labels_label_changelist") + "?" + urlencode({"q": key})
+    context.update(
+        title=label.display_name,
+        label=label,
+        contacts=label_contacts_newest(label=label),
+        contacts_url=reverse("admin:contacts_contact_changelist") + "?all=" + quote(key, safe=""),
+        audiences=key_users([key]),
+        operations=operations,
+        operations_total=operations_total,
+        row_url=f"{on_labels_page}#label-row-{label.pk}",
+    )
+    return TemplateResponse(request, DETAIL, context)
+
+
+def _detail_gone(request: HtmxHttpRequest, key: str, context: dict) -> TemplateResponse:
+    deletion = label_deletion_latest(key=key)
+    successor = label_key_successors([key]).get(key) if deletion else None
+    undoable = deletion is not None and label_deletions_open().filter(pk=deletion.pk).exists()
+    context.update(
+        title="Label not found",
+        deletion=deletion,
+        undoable=undoable,
+        successor=label_get(key=successor) if successor else None,
+    )
+    return TemplateResponse(request, DETAIL, context, status=404)
+
+
+@require_http_methods(["GET", "POST"])
 @permission_required("labels.add_label")
 def label_create_view(request: HtmxHttpRequest) -> HttpResponse:
-    form = LabelCreateForm(request.POST)
+    """POST creates; GET (Cancel on the near-duplicate warning) gives back the empty form."""
     context = _permissions(request)
+    if request.method == "GET":
+        if not request.htmx:
+            return redirect("admin:labels_label_changelist")
+        context.update(create_form=LabelCreateForm(), focus=True)
+        return TemplateResponse(request, f"{PAGE}#label-create", context)
+    form = LabelCreateForm(request.POST)
     if not form.is_valid():
         return TemplateResponse(request, f"{PAGE}#label-create", {**context, "create_form": form})
     name = form.cleaned_data["display_name"]
@@ -364,14 +430,23 @@ def _undo_op(request: HtmxHttpRequest, job: LabelJob) -> Operation | None:
     return op if undo_offered(op) and can_undo(request.user, op) else None
 
 
-def _progress(request: HtmxHttpRequest, job: LabelJob, **extra) -> HttpResponse:
+def _progress(
+    request: HtmxHttpRequest, job: LabelJob, *, table: dict | None = None, **extra
+) -> HttpResponse:
+    """The job's progress; once it has ended, with `table` (the labels page's table state) the
+    label table comes along out of band, so that "Done" and the labels it made arrive at once."""
     context = {
         "job": job,
         "can_act_again": can_act_again(request.user, job),
         "undo_op": _undo_op(request, job),
         **extra,
     }
-    response = TemplateResponse(request, f"{JOB_PROGRESS}#job-progress", context)
+    if job.is_active or table is None:
+        response = TemplateResponse(request, f"{JOB_PROGRESS}#job-progress", context)
+    else:
+        context.update(**_permissions(request), **_table_context(**table))
+        names = [(f"{JOB_PROGRESS}#job-progress", False), (f"{PAGE}#label-table", True)]
+        response = TemplateResponse(request, PARTIALS_TEMPLATE, {**context, "partials": names})
     if not job.is_active:
         trigger_client_event(response, "labelJobFinished", {"id": job.pk, "status": job.status})
     return response
@@ -379,11 +454,16 @@ def _progress(request: HtmxHttpRequest, job: LabelJob, **extra) -> HttpResponse:
 
 @require_GET
 def label_job_progress(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
-    """The progress partial; polls itself while the job runs, and announces the end."""
+    """The progress partial; polls itself while the job runs, and announces the end. From the
+    labels page (which sends its table's state), the end brings the fresh table along."""
     job = get_object_or_404(LabelJob.objects.defer("contact_ids"), pk=job_id)
     if not can_watch(request.user, job):  # a person may always watch their own jobs
         raise PermissionDenied
-    return _progress(request, job)
+    form = LabelJobProgressForm(request.GET)
+    wants_table = form.is_valid() and form.cleaned_data["table"]
+    if not wants_table or not has_permissions(request.user, CAN_VIEW):
+        return _progress(request, job)
+    return _progress(request, job, table=_list_state(request.GET))
 
 
 @require_POST

@@ -1,12 +1,17 @@
 """Error pages. For htmx requests they are one plain sentence, shown in the page's message area
 (`#htmx-messages` in the admin base template) rather than in the region that asked, which may
-be a table row or a button."""
+be a table row or a button. Other requests get a page in the admin's look (templates/403.html,
+403_csrf.html, 404.html, 500.html) saying what happened in plain words, with a way back."""
 
+import logging
 import re
 
+from django.conf import settings
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.template import loader
 from django.utils.html import format_html
-from django.views import csrf, defaults
+from django.views import csrf
 from django.views.debug import SafeExceptionReporterFilter
 from django_htmx.http import reswap, retarget
 
@@ -31,16 +36,48 @@ def message_response(request: HttpRequest, status: int, message: str) -> HttpRes
     return reswap(retarget(response, "#htmx-messages"), "innerHTML")
 
 
+TITLES = {
+    403: "You may not open this page",
+    404: "This page does not exist",
+    500: "Something went wrong on our side",
+}
+logger = logging.getLogger(__name__)
+
+
+def _page(request: HttpRequest, status: int, template: str = "", title: str = "") -> HttpResponse:
+    """The admin's frame (header, who is logged in, breadcrumbs) around a few plain words."""
+    context = {"title": title or TITLES[status], "is_nav_sidebar_enabled": False}
+    if getattr(request, "user", None) is not None:
+        context = {**admin.site.each_context(request), **context}
+    content = loader.render_to_string(template or f"{status}.html", context, request)
+    return HttpResponse(content, status=status)
+
+
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return _plain(request, 403) or defaults.permission_denied(request, exception)
+    return _plain(request, 403) or _page(request, 403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return _plain(request, 404) or defaults.page_not_found(request, exception)
+    return _plain(request, 404) or _page(request, 404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return _plain(request, 500) or defaults.server_error(request)
+    if getattr(request, "htmx", False):
+        return _plain(request, 500)
+    # Nothing that needs the database or the request (either may be what failed): the site's
+    # names and the page's words only, and plain text should even that fail.
+    context = {
+        "title": TITLES[500],
+        "site_header": admin.site.site_header,
+        "site_title": admin.site.site_title,
+        "is_nav_sidebar_enabled": False,
+    }
+    try:
+        content = loader.render_to_string("500.html", context)
+    except Exception:
+        logger.exception("The error page itself failed")
+        return HttpResponse(MESSAGES[500], status=500, content_type="text/plain; charset=utf-8")
+    return HttpResponse(content, status=500)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
@@ -54,7 +91,9 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             status=403,
         )
         return reswap(retarget(response, "#htmx-messages"), "innerHTML")
-    return csrf.csrf_failure(request, reason)
+    if settings.DEBUG:
+        return csrf.csrf_failure(request, reason)  # Django's page says why, for developers
+    return _page(request, 403, "403_csrf.html", "This page was out of date")
 
 
 class ReporterFilter(SafeExceptionReporterFilter):

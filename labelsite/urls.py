@@ -2,10 +2,6 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-admin.site.site_header = "labelsite"
-admin.site.site_title = "labelsite"
-admin.site.index_title = "Contact labels and audiences"
-
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),

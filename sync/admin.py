@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
+from labelsite import words
 from labelsite.admin import ReadOnlyModelAdmin
 from sync import views
 from sync.models import SyncRun
@@ -10,21 +11,24 @@ from sync.models import SyncRun
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyModelAdmin):
-    list_display = [
-        "__str__",
-        "status",
-        "started_at",
-        "duration",
-        "contacts_created",
-        "contacts_updated",
-        "contacts_deleted",
-        "requested_by",
-    ]
+    list_display = ["__str__", "status", "started_at", "took", "contacts", "requested_by"]
     list_filter = ["kind", "status"]
+    list_select_related = ["requested_by"]
+    readonly_fields = ["took"]
     fieldsets = [
         (
             None,
-            {"fields": ["kind", "status", "requested_by", "started_at", "finished_at", "error"]},
+            {
+                "fields": [
+                    "kind",
+                    "status",
+                    "requested_by",
+                    "started_at",
+                    "finished_at",
+                    "took",
+                    "error",
+                ]
+            },
         ),
         (
             "Counts",
@@ -47,6 +51,17 @@ class SyncRunAdmin(ReadOnlyModelAdmin):
     ]
     change_list_template = "admin/sync/syncrun/change_list.html"
     change_form_template = views.RUN_PAGE
+
+    @admin.display(description="Took")
+    def took(self, run: SyncRun) -> str:
+        took = words.duration(run.duration)
+        return f"{took} so far" if run.status == SyncRun.Status.RUNNING else took
+
+    @admin.display(description="Contacts")
+    def contacts(self, run: SyncRun) -> str:
+        if run.status == SyncRun.Status.RUNNING:
+            return f"{words.counted(run.contacts_seen, 'contact')} read so far"
+        return words.changes(run.contacts_created, run.contacts_updated, run.contacts_deleted)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

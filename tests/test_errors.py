@@ -30,12 +30,12 @@ def test_permission_denied_to_htmx_is_said_in_the_message_area(client):
 
 
 @pytest.mark.django_db
-def test_permission_denied_without_htmx_is_the_usual_page(client):
+def test_permission_denied_without_htmx_is_a_page(client):
     client.force_login(make_user("plain"))
     response = client.post(reverse("admin:sync_syncrun_sync_now"), {"kind": "full"})
     assert response.status_code == 403
     assert "HX-Retarget" not in response
-    assert "<h1>403 Forbidden</h1>" in response.content.decode()
+    assert "<h1>You may not open this page</h1>" in response.content.decode()
 
 
 def test_not_found_and_server_error_for_htmx():

@@ -8,3 +8,22 @@ document.addEventListener("keydown", (event) => {
   event.preventDefault();
   cancel.click();
 });
+
+// While a request is on its way, the element that sent it says so to assistive technology too
+// (hx-disabled-elt and hx-indicator show it on screen).
+document.addEventListener("htmx:beforeRequest", (event) => {
+  event.detail.elt.setAttribute("aria-busy", "true");
+});
+document.addEventListener("htmx:afterRequest", (event) => {
+  event.detail.elt.removeAttribute("aria-busy");
+});
+
+// In the search box, the down arrow goes to the first result's name (Tab gets there too, past the
+// merge button and the sort links).
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "ArrowDown" || event.target.id !== "label-search-q") return;
+  const first = document.querySelector("#label-rows a.label-name");
+  if (!first) return;
+  event.preventDefault();
+  first.focus();
+});

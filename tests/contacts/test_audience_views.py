@@ -88,9 +88,17 @@ def test_rows_show_escaped_chips_links_and_dates(admin_client, data):
     body = admin_client.get(f"{PAGE}?all=custom.vip").content.decode()
     first = body.split('value="id0000"', 1)[1].split("</tr>", 1)[0]
     change = reverse("admin:contacts_contact_change", args=[contacts[0].pk])
-    assert f'<a href="{change}">Ann0 Smith</a>' in first
-    assert '<li class="chip">&lt;b&gt;VIP&lt;/b&gt;</li>' in first
-    assert '<li class="chip chip-system">Customers</li>' in first
+    assert f'<a class="cell-text" href="{change}">Ann0 Smith</a>' in first
+    vip_page = reverse("admin:labels_label_detail", args=["custom.vip"])
+    customers_page = reverse("admin:labels_label_detail", args=["contacts.customers"])
+    assert (
+        f'<li class="chip"><a class="chip-name" href="{vip_page}">&lt;b&gt;VIP&lt;/b&gt;</a></li>'
+        in first
+    )
+    assert (
+        f'<li class="chip chip-system"><a class="chip-name" href="{customers_page}">Customers</a>'
+        "</li>" in first
+    )
     assert ">2024-01-01<" in first
     assert "<b>VIP</b>" not in body
 
@@ -162,16 +170,26 @@ def test_export_streams_the_audience_with_safe_cells(client, data):
     body = b"".join(response.streaming_content).decode("utf-8")
     assert body.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
-    assert rows[0] == ["Name", "Email", "Phone", "Labels", "Created"]
+    assert rows[0] == [
+        "First name",
+        "Last name",
+        "Email",
+        "Phone",
+        "Labels",
+        "Created",
+        "Wix contact id",
+    ]
     assert len(rows) == 1 + 225
     assert rows[1] == [
-        "Ann0 Smith",
+        "Ann0",
+        "Smith",
         "'=cmd0@example.com",
         "'+1 555",
         "Spring; VIP",
         "2024-01-01 00:00",
+        "id0000",
     ]
-    assert rows[2][3] == "VIP"
+    assert rows[2][4] == "VIP"
 
 
 def test_safe_cell_prefixes_formula_starts():

@@ -638,7 +638,7 @@ def test_export_takes_any_parameters(world, root, params):
     assert response.status_code in (200, 400)
     if response.status_code == 200:
         body = b"".join(response.streaming_content).decode()
-        assert body.startswith("Name,Email,Phone,Labels,Created")
+        assert body.startswith("First name,Last name,Email,Phone,Labels,Created,Wix contact id")
     else:
         no_raw_script(response)
 

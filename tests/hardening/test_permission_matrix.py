@@ -85,11 +85,13 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     # --- labels
     "admin/labels/label/": row(GET_VIEW, NO_POST),
     "admin/labels/label/add/": TO_CHANGE_PAGE,  # closed: the labels page creates in Wix
-    "admin/labels/label/new/": row(NO_GET, "L 403 200 200 200"),
+    # GET: the empty form (Cancel on the near-duplicate warning); without htmx, the labels page
+    "admin/labels/label/new/": row("L 403 302 302 302", "L 403 200 200 200"),
     "admin/labels/label/merge/": row(WITH_LABEL_CHANGE, NO_POST),
     "admin/labels/label/merge/run/": row(NO_GET, WITH_LABEL_CHANGE),
     "admin/labels/label/deletions/": row(GET_VIEW, NO_POST),
     "admin/labels/label/deletions/<int:deletion_id>/undo/": row(NO_GET, WITH_LABEL_CHANGE),
+    "admin/labels/label/label/<str:key>/": row(GET_VIEW, NO_POST),  # a label's page
     "admin/labels/label/<str:key>/row/": row(GET_VIEW, NO_POST),
     "admin/labels/label/<str:key>/edit/": row(WITH_LABEL_CHANGE, NO_POST),
     "admin/labels/label/<str:key>/rename/": row(NO_GET, WITH_LABEL_CHANGE),

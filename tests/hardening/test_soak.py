@@ -92,7 +92,7 @@ MESSAGE = re.compile(
 )
 ROW = re.compile(r'<tr id="label-row-\d+" class="label-row([^"]*)"(.*?)</tr>', re.S)
 ROW_KEY = re.compile(r'<td class="col-key"><code>(.*?)</code>')
-ROW_NAME = re.compile(r'class="label-name[^"]*"[^>]*>(.*?)</(?:span|button)>', re.S)
+ROW_NAME = re.compile(r'class="label-name[^"]*"[^>]*>(.*?)</(?:span|button|a)>', re.S)
 EXPECTED = re.compile(r'name="expected_name" value="(.*?)"')
 JOB = re.compile(r'id="job-progress-(\d+)"')
 UNPLAIN = re.compile(r"Traceback|Exception|Error\(|<class |\bNone\b|\{\{|\{%")

@@ -45,7 +45,7 @@ def test_a_marketer_filters_the_history_by_kind(page, login, marketer, manager, 
 
     login(marketer)
     page.goto("/admin/")
-    page.get_by_role("link", name="Operations").click()
+    page.locator(".start-pages").get_by_role("link", name="History").click()
     rows = page.locator("tr.history-row")
     expect(rows).to_have_count(5)
     expect(page.get_by_text("Created label “<b>Ärzte & Co</b>”.")).to_be_visible()

@@ -49,6 +49,6 @@ def test_a_merge_whose_source_wix_refuses_to_delete_is_not_reported_done(
     job = label_job_execute(job, client=sync_client, sleep=lambda _: None)
 
     assert job.status != LabelJob.Status.SUCCEEDED
-    assert "Not deleted, because Wix failed: contacts.customers" in job.outcome
+    assert "Not deleted, because Wix failed: “Customers”." in job.outcome
     assert Label.objects.filter(key="contacts.customers").exists()
     assert any("system label" in error["message"].lower() for error in job.errors)

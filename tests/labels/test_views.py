@@ -39,11 +39,12 @@ def test_page_lists_labels_with_counts_types_and_locks(as_manager, synced):
     assert 'id="label-table"' in html
     assert 'id="label-create"' in html
     row = html.split('value="custom.vip"')[1].split("</tr>")[0]
-    assert f'<span class="count">{vip_count}</span>' in row
+    assert f">{vip_count}</a>" in row
+    assert f'href="{url("detail", "custom.vip")}"' in row
     assert "badge-user_defined" in row
-    customers = html.split("Customers</span>")[0].rsplit("<tr", 1)[1]
+    customers = html.split(">Customers</a>")[0].rsplit("<tr", 1)[1]
     assert "Locked system label" in customers
-    system_row = html.split("Customers</span>")[1].split("</tr>")[0]
+    system_row = html.split(">Customers</a>")[1].split("</tr>")[0]
     assert "Rename" not in system_row
     assert "Delete" not in system_row
 

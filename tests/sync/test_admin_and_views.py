@@ -1,4 +1,7 @@
-"""The sync in the admin: "Sync now", its progress partial, the last run on the index."""
+"""The sync in the admin: "Sync now", its progress partial, the last run on the index, and
+runs in plain words."""
+
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -73,7 +76,7 @@ def test_progress_partial_polls_while_running_and_stops_after(client, staff):
     assert running.strip().startswith('<div id="sync-progress"')
     assert 'hx-trigger="every 1s"' in running
     assert 'value="25"' in running
-    assert "250 of 1000 contacts read" in running
+    assert "Running: 250 of 1,000 contacts read (25%)." in running
 
     SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.SUCCEEDED)
     finished = client.get(url, headers=HTMX)
@@ -98,8 +101,8 @@ def test_admin_index_shows_the_last_run(admin_client):
     )
     page = admin_client.get(reverse("admin:index")).content.decode()
     assert 'id="last-sync"' in page
-    assert "42 contacts read" in page
-    assert "contacts +40" in page
+    assert "Contacts: 40 new, none changed, none deleted." in page
+    assert "42 contacts read in 0 pages" in page
 
 
 def test_the_cache_is_read_only_in_the_admin(admin_client):
@@ -119,3 +122,44 @@ def test_the_last_run_shows_on_the_site_index_only(admin_client):
     sync_run_start(kind=SyncRun.Kind.FULL)
     app_index = admin_client.get(reverse("admin:app_list", args=["auth"])).content.decode()
     assert 'id="last-sync"' not in app_index
+
+
+def finished(**fields) -> SyncRun:
+    run = sync_run_start(kind=SyncRun.Kind.FULL)
+    started = run.started_at
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.SUCCEEDED, **fields)
+    if "finished_at" not in fields:
+        SyncRun.objects.filter(pk=run.pk).update(finished_at=started + timedelta(seconds=0.825))
+    return SyncRun.objects.get(pk=run.pk)
+
+
+def test_a_run_page_says_what_it_did_in_words(client, staff):
+    client.force_login(staff)
+    run = finished(contacts_seen=2000, contacts_created=2000, labels_updated=1, pages=1, requests=3)
+    page = client.get(reverse("admin:sync_syncrun_change", args=[run.pk])).content.decode()
+    assert (
+        "Done in 0.8 s. Contacts: 2,000 new, none changed, none deleted. "
+        "Labels: none new, 1 changed, none deleted. 2,000 contacts read in 1 page "
+        "(3 requests to Wix)."
+    ) in " ".join(page.split())
+    assert "0:00:00" not in page
+    assert "+2000" not in page
+    assert "1 pages" not in page
+
+
+def test_the_run_list_says_durations_and_changes_in_words(client, staff):
+    client.force_login(staff)
+    run = finished(contacts_updated=3)
+    SyncRun.objects.filter(pk=run.pk).update(finished_at=run.started_at + timedelta(seconds=125))
+    page = client.get(reverse("admin:sync_syncrun_changelist")).content.decode()
+    assert "2 min 5 s" in page
+    assert "none new, 3 changed, none deleted" in page
+    assert "0:02:05" not in page
+
+
+def test_a_failed_run_says_why(client, staff):
+    client.force_login(staff)
+    run = sync_run_start(kind=SyncRun.Kind.INCREMENTAL)
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.FAILED, error="Wix said 401.")
+    page = client.get(reverse("admin:sync_syncrun_change", args=[run.pk])).content.decode()
+    assert "Failed: Wix said 401." in page

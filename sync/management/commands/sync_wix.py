@@ -3,17 +3,19 @@ import shutil
 from django.core.management.base import BaseCommand, CommandError
 
 from labelsite.wix import WixConfigurationError
+from labelsite.words import changes, counted, duration
 from sync.models import SyncRun
 from sync.service import SyncAlreadyRunning, SyncFailed, sync_wix
 
 
 def summary(run: SyncRun) -> str:
-    took = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0
+    took = (run.finished_at - run.started_at) if run.finished_at else 0
     return (
-        f"{run.get_kind_display()} sync #{run.pk} done in {took:.1f}s: "
-        f"labels +{run.labels_created} ~{run.labels_updated} -{run.labels_deleted}; "
-        f"contacts +{run.contacts_created} ~{run.contacts_updated} -{run.contacts_deleted} "
-        f"({run.contacts_seen} read in {run.pages} pages, {run.requests} requests)."
+        f"{run.get_kind_display()} sync #{run.pk} done in {duration(took)}: "
+        f"labels {changes(run.labels_created, run.labels_updated, run.labels_deleted)}; "
+        f"contacts {changes(run.contacts_created, run.contacts_updated, run.contacts_deleted)} "
+        f"({counted(run.contacts_seen, 'contact')} read in {counted(run.pages, 'page')}, "
+        f"{counted(run.requests, 'request')})."
     )
 
 
