@@ -33,6 +33,7 @@ import time
 import traceback
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -278,9 +279,10 @@ class SoakClient:
             data["confirm_similar"] = "on"
         body = self.post(reverse("admin:labels_label_create"), data).text
         made = re.search(r'class="label-result (is-created|is-existing)"', body)
-        key = re.search(r"\(key <code>(.*?)</code>\)", body)
+        # The message links to the label's page, whose address carries its key.
+        key = re.search(r'href="[^"]*/labels/label/label/([^"/]+)/">Open its page', body)
         if made and key:
-            op.key = html.unescape(key.group(1))
+            op.key = unquote(html.unescape(key.group(1)))
             op.outcome = "accepted" if made.group(1) == "is-created" else "noop"
             op.message = messages(body)
         else:
