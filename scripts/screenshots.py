@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/screenshots.py --password <the demo's admin password>
 
-Writes docs/screenshots/{start,labels,label,contacts}.png at 1280×800.
+Writes docs/screenshots/{start,labels,label,contacts}.png at 1280 by 800 pixels.
 """
 
 from __future__ import annotations

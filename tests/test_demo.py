@@ -11,11 +11,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = importlib.util.spec_from_file_location("run_demo", ROOT / "scripts" / "run_demo.py")
@@ -177,15 +178,17 @@ class Output:
             with self.lock:
                 self.text += line
 
+    def said(self, pattern: str) -> re.Match | None:
+        with self.lock:
+            return re.search(pattern, self.text)
+
     def wait_for(self, pattern: str, seconds: float) -> re.Match:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            with self.lock:
-                found = re.search(pattern, self.text)
-            if found:
-                return found
-            time.sleep(0.2)
-        raise AssertionError(f"the demo did not say {pattern!r}; it said:\n{self.text[-3000:]}")
+        try:
+            return wait_until(lambda: self.said(pattern), timeout=seconds, what=repr(pattern))
+        except AssertionError:
+            raise AssertionError(
+                f"the demo did not say {pattern!r}; it said:\n{self.text[-3000:]}"
+            ) from None
 
 
 @pytest.mark.slow
