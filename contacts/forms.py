@@ -3,8 +3,6 @@ POST forms of the contacts page. Malformed input becomes a plain message, never 
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -42,21 +40,6 @@ class LabelKeysField(forms.Field):
         if any(len(k) > 80 for k in keys):
             raise ValidationError("A label key is longer than any Wix label key.")
         return keys
-
-
-class CursorField(forms.CharField):
-    def to_python(self, value) -> Cursor | None:
-        value = super().to_python(value)
-        if not value:
-            return None
-        created, sep, wix_id = value.partition("~")
-        try:
-            at = datetime.fromisoformat(created)
-        except ValueError:
-            at = None
-        if not sep or not wix_id or at is None or at.tzinfo is None:
-            raise ValidationError("This page position is not valid.")
-        return Cursor(at, wix_id)
 
 
 class SegmentForm(forms.Form):
@@ -110,25 +93,40 @@ class SegmentForm(forms.Form):
         return data
 
 
+SORT_CHOICES = [
+    ("created", "Oldest first"),
+    ("-created", "Newest first"),
+    ("name", "Name, A to Z"),
+    ("-name", "Name, Z to A"),
+    ("email", "Email, A to Z"),
+    ("-email", "Email, Z to A"),
+]
+
+
 class ContactPageForm(SegmentForm):
     """The rules plus where the page starts: keyset cursors, a page number and a carried count."""
 
-    after = CursorField(required=False)
-    before = CursorField(required=False)
+    after = forms.CharField(required=False, max_length=1000)
+    before = forms.CharField(required=False, max_length=1000)
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000_000)
     per_page = forms.TypedChoiceField(
         required=False, coerce=int, choices=[(n, n) for n in PER_PAGE_CHOICES], empty_value=25
     )
     count = forms.IntegerField(required=False, min_value=0)
     audience = forms.IntegerField(required=False, min_value=1)
-    sort = forms.ChoiceField(
-        required=False, choices=[("created", "Oldest first"), ("-created", "Newest first")]
-    )
+    sort = forms.ChoiceField(required=False, choices=SORT_CHOICES)
 
     def clean(self):
         data = super().clean()
         if data.get("after") and data.get("before"):
             raise ValidationError("A page cannot start both after and before a contact.")
+        # A cursor is read for the sort it was written for: a date, or a name or email.
+        sort = (data.get("sort") or "created").removeprefix("-")
+        for edge in ("after", "before"):
+            text = data.get(edge)
+            data[edge] = Cursor.parse(text, sort=sort) if text else None
+            if text and data[edge] is None:
+                self.add_error(edge, "This page position is not valid.")
         return data
 
 

@@ -24,22 +24,42 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from contacts.segments import SegmentRules
 from labels.selectors import label_deleted_names
-from wixcache.models import Contact, ContactLabel, Label
+from wixcache.models import SORT_EMAIL, SORT_NAME, Contact, ContactLabel, Label
 
 ORDER = ("remote_created_at", "wix_id")
+# What a page can be sorted by, each walking its own (key, wix_id) index: the created date, or
+# the name or email as `wixcache.models` spells them for their expression indexes.
+SORT_KEYS = {"created": F("remote_created_at"), "name": SORT_NAME, "email": SORT_EMAIL}
 
 
 @dataclass(frozen=True)
 class Cursor:
-    created: datetime
+    """Where a page starts: the sort key of the row at its edge, and that row's Wix id."""
+
+    key: datetime | str
     wix_id: str
 
     def __str__(self) -> str:
-        return f"{self.created.isoformat()}~{self.wix_id}"
+        key = self.key.isoformat() if isinstance(self.key, datetime) else self.key
+        return f"{key}~{self.wix_id}"
 
     @classmethod
     def of(cls, contact: Contact) -> Cursor:
-        return cls(contact.remote_created_at, contact.wix_id)
+        return cls(getattr(contact, "sort_key", contact.remote_created_at), contact.wix_id)
+
+    @classmethod
+    def parse(cls, text: str, *, sort: str = "created") -> Cursor | None:
+        """The cursor `str` wrote for that sort, or None if the text is not one."""
+        key, sep, wix_id = text.rpartition("~")
+        if not sep or not wix_id:
+            return None
+        if sort != "created":
+            return cls(key, wix_id)
+        try:
+            at = datetime.fromisoformat(key)
+        except ValueError:
+            return None
+        return cls(at, wix_id) if at.tzinfo is not None else None
 
 
 @dataclass
@@ -227,30 +247,35 @@ def contact_page_for_segment(
     after: Cursor | None = None,
     before: Cursor | None = None,
     count: int | None = None,
-    newest_first: bool = False,
+    sort: str = "created",
 ) -> ContactPage:
-    """One page of the audience in created order (or newest first), after or before a cursor.
+    """One page of the audience in `sort` order, after or before a cursor.
 
-    Both orders walk the same (created, wix_id) index, one forwards and one backwards, so a
-    page costs the same in either. Given the audience's `count`, a narrow audience (under 2% of
-    contacts) is read through its label sets; a broad one by walking the created-date index and
-    probing each contact's labels.
+    `sort` is a key of `SORT_KEYS`, with a leading "-" for descending. Each order walks its own
+    (key, wix_id) index, forwards or backwards, so a page costs the same in either direction
+    and at any depth. Given the audience's `count`, a narrow audience (under 2% of contacts) is
+    read through its label sets; a broad one by walking the index and probing each contact's
+    labels.
     """
     probe = True
     if count is not None and (rules.all_of or rules.any_of):
         probe = count * 50 >= _contact_total_estimate()
-    contacts = contact_list_for_segment(rules=rules, label_ids=label_ids, probe=probe)
-    forwards = ("remote_created_at", "wix_id")
-    backwards = ("-remote_created_at", "-wix_id")
-    if newest_first:
+    descending = sort.startswith("-")
+    key = SORT_KEYS[sort.removeprefix("-")]
+    contacts = contact_list_for_segment(rules=rules, label_ids=label_ids, probe=probe).annotate(
+        sort_key=key
+    )
+    forwards = (key.asc(), F("wix_id").asc())
+    backwards = (key.desc(), F("wix_id").desc())
+    if descending:
         forwards, backwards = backwards, forwards
     if before is not None:
-        contacts = contacts.filter(_beyond(before, later=newest_first)).order_by(*backwards)
+        contacts = contacts.filter(_beyond(before, later=descending)).order_by(*backwards)
         rows = list(contacts[: per_page + 1])
         has_previous = len(rows) > per_page
         return ContactPage(rows[:per_page][::-1], has_next=True, has_previous=has_previous)
     if after is not None:
-        contacts = contacts.filter(_beyond(after, later=not newest_first))
+        contacts = contacts.filter(_beyond(after, later=not descending))
     rows = list(contacts.order_by(*forwards)[: per_page + 1])
     return ContactPage(
         rows[:per_page], has_next=len(rows) > per_page, has_previous=after is not None
@@ -258,17 +283,14 @@ def contact_page_for_segment(
 
 
 def _beyond(cursor: Cursor, *, later: bool) -> Q:
-    """Contacts created after the cursor's (`later`) or before it, in (created, wix_id) order.
+    """Rows past the cursor in (sort_key, wix_id) order: after it (`later`) or before it.
 
-    The leading >= (or <=) lets the (created, wix_id) index seek to the cursor on both
-    databases."""
+    The leading >= (or <=) on the key lets its index seek to the cursor on both databases."""
     if later:
-        return Q(remote_created_at__gte=cursor.created) & (
-            Q(remote_created_at__gt=cursor.created) | Q(wix_id__gt=cursor.wix_id)
+        return Q(sort_key__gte=cursor.key) & (
+            Q(sort_key__gt=cursor.key) | Q(wix_id__gt=cursor.wix_id)
         )
-    return Q(remote_created_at__lte=cursor.created) & (
-        Q(remote_created_at__lt=cursor.created) | Q(wix_id__lt=cursor.wix_id)
-    )
+    return Q(sort_key__lte=cursor.key) & (Q(sort_key__lt=cursor.key) | Q(wix_id__lt=cursor.wix_id))
 
 
 def label_map_for_contacts(contact_ids: Iterable[int]) -> dict[int, list[Label]]:
@@ -353,8 +375,8 @@ def contact_rows_for_export(
         chunk_query = contacts
         if after is not None:
             chunk_query = contacts.filter(
-                Q(remote_created_at__gte=after.created),
-                Q(remote_created_at__gt=after.created) | Q(wix_id__gt=after.wix_id),
+                Q(remote_created_at__gte=after.key),
+                Q(remote_created_at__gt=after.key) | Q(wix_id__gt=after.wix_id),
             )
         chunk = list(chunk_query[:size])
         if not chunk:

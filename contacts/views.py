@@ -178,7 +178,7 @@ def _results_context(form: ContactPageForm, request: HttpRequest) -> dict:
         after=data["after"],
         before=data["before"],
         count=count,
-        newest_first=sort == "-created",
+        sort=sort,
     )
     _prepare_rows(page.contacts)
     number = data["page"] or 1
@@ -205,9 +205,7 @@ def _results_context(form: ContactPageForm, request: HttpRequest) -> dict:
         and _page_url(rules, before=page.previous_cursor, page=number - 1, count=count, **keep),
         "first_url": _page_url(rules, **keep),
         "sort": sort,
-        "sort_url": _page_url(
-            rules, **{**keep, "sort": None if sort == "-created" else "-created"}
-        ),
+        "sort_columns": _sort_columns(rules, sort, keep),
         # After a bulk job the same page again, counted afresh: the labels on it have changed.
         "refresh_url": _page_url(
             rules,
@@ -221,6 +219,31 @@ def _results_context(form: ContactPageForm, request: HttpRequest) -> dict:
         "can_label": request.user.has_perm("contacts.label_contacts"),
         "can_export": request.user.has_perm("contacts.export_contacts"),
     }
+
+
+SORT_COLUMNS = {
+    # column: (its name in the header, what ascending and descending read as)
+    "name": ("Name", "A to Z", "Z to A"),
+    "email": ("Email", "A to Z", "Z to A"),
+    "created": ("Created", "oldest first", "newest first"),
+}
+
+
+def _sort_columns(rules: SegmentRules, sort: str, keep: dict) -> dict[str, dict]:
+    """Each sortable header's state and link: a click sorts by it, a second click reverses."""
+    columns = {}
+    for column, (title, ascending, descending) in SORT_COLUMNS.items():
+        state = "ascending" if sort == column else "descending" if sort == f"-{column}" else None
+        turn_to = f"-{column}" if state == "ascending" else column
+        columns[column] = {
+            "title": title,
+            "state": state,
+            "said": {"ascending": ascending, "descending": descending}.get(state, ""),
+            "url": _page_url(rules, **{**keep, "sort": None if turn_to == "created" else turn_to}),
+            "hint": f"Sort by {title.lower()}, "
+            + (descending if turn_to.startswith("-") else ascending),
+        }
+    return columns
 
 
 def _prepare_rows(contacts: list[Contact]) -> None:

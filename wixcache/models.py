@@ -7,6 +7,8 @@ their admin pages and permissions through proxy models (`labels.Label`, `contact
 """
 
 from django.db import models
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce, Concat, Lower, NullIf, Trim
 
 
 class Label(models.Model):
@@ -42,6 +44,20 @@ class Label(models.Model):
         return self.label_type == self.Type.SYSTEM
 
 
+# What the contacts page sorts by, lower-cased: the name as shown (the email, phone or id when
+# there is no name), and the email with contacts that have none last. They are expressions, not
+# columns, so the expression indexes below serve the keyset pages and no write path changes.
+SORT_NAME = Lower(
+    Coalesce(
+        NullIf(Trim(Concat(F("first_name"), Value(" "), F("last_name"))), Value("")),
+        NullIf(F("email"), Value("")),
+        NullIf(F("phone"), Value("")),
+        F("wix_id"),
+    )
+)
+SORT_EMAIL = Concat(Case(When(email="", then=Value("1")), default=Value("0")), Lower(F("email")))
+
+
 class Contact(models.Model):
     """A Wix contact's label-relevant fields, as last seen in Wix."""
 
@@ -60,6 +76,8 @@ class Contact(models.Model):
         ordering = ["remote_created_at", "wix_id"]
         indexes = [
             models.Index(fields=["remote_created_at", "wix_id"], name="contact_created_idx"),
+            models.Index(SORT_NAME, F("wix_id"), name="contact_sort_name_idx"),
+            models.Index(SORT_EMAIL, F("wix_id"), name="contact_sort_email_idx"),
         ]
         default_permissions = ()  # people's permissions are the feature apps' (contacts.Contact)
 

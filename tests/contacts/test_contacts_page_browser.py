@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from contacts.models import Audience
 from contacts.segments import SegmentRules
-from contacts.selectors import contact_list_for_segment
+from contacts.selectors import SORT_KEYS, contact_list_for_segment
 from sync.service import sync_wix
 from tests.fixtures.users import make_user
 from wixcache.models import Contact, ContactLabel, Label
@@ -141,6 +141,40 @@ def test_sort_by_created_newest_first_and_page_on(contacts_page):
     expect(page.locator("#contact-count")).to_have_text(f"{len(want)} contacts")
     expect(page).to_have_url(re.compile(r"sort=-created"))
     assert first_row_emails(page, 2) == want[:2]
+
+
+def test_sort_by_name_and_by_email_from_the_headers_by_keyboard(contacts_page):
+    page = contacts_page
+    by_name = SORT_KEYS["name"]
+    names = list(Contact.objects.order_by(by_name.asc(), "wix_id").values_list("email", flat=True))
+    emails = list(
+        Contact.objects.order_by(SORT_KEYS["email"].desc(), "-wix_id").values_list(
+            "email", flat=True
+        )
+    )
+    name_header = page.get_by_role("columnheader", name=re.compile("^Name"))
+    expect(name_header).not_to_have_attribute("aria-sort", re.compile("."))
+    name_header.get_by_role("link").focus()
+    page.keyboard.press("Enter")
+    expect(name_header).to_have_attribute("aria-sort", "ascending")
+    expect(page).to_have_url(re.compile(r"sort=name"))
+    assert first_row_emails(page, 3) == names[:3]
+    page.get_by_role("link", name=re.compile("^Next")).click()
+    expect(page.locator(".page-position")).to_have_text(re.compile("Page 2 of"))
+    assert first_row_emails(page, 2) == names[25:27]
+    # Email, then Email again: Z to A, and the created column no longer claims the order.
+    email_header = page.get_by_role("columnheader", name=re.compile("^Email"))
+    email_header.get_by_role("link").click()
+    expect(email_header).to_have_attribute("aria-sort", "ascending")
+    email_header.get_by_role("link").click()
+    expect(email_header).to_have_attribute("aria-sort", "descending")
+    expect(page).to_have_url(re.compile(r"sort=-email"))
+    expect(page.locator(".page-position")).to_have_text(re.compile("Page 1 of"))
+    assert first_row_emails(page, 3) == emails[:3]
+    expect(name_header).not_to_have_attribute("aria-sort", re.compile("."))
+    created = page.get_by_role("columnheader", name=re.compile("^Created"))
+    expect(created).not_to_have_attribute("aria-sort", re.compile("."))
+    page.screenshot(path="/tmp/contacts-sorted-by-email.png")
 
 
 def test_apply_shows_work_in_progress_and_the_table_follows_done_at_once(

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 from contacts.forms import ContactPageForm
 from contacts.segments import SegmentRules
 from contacts.selectors import (
+    SORT_KEYS,
+    Cursor,
     contact_count_for_segment,
     contact_list_for_segment,
     contact_page_for_segment,
@@ -38,7 +41,8 @@ def population():
             wix_id=f"c{i:03d}",
             first_name=rng.choice(names),
             last_name=rng.choice(["Smith", "Jones", "Li"]),
-            email=f"user{i}@{rng.choice(['example.com', 'mail.org'])}",
+            # Every seventh has no email, so sorting by email puts a tied block last.
+            email="" if i % 7 == 0 else f"user{i}@{rng.choice(['example.com', 'mail.org'])}",
             phone=rng.choice(["", "555-0101", "+1 212"]),
             # Some share a created instant, so the keyset's tie-break on wix_id is exercised.
             remote_created_at=start + timedelta(hours=i // 3),
@@ -76,6 +80,17 @@ def expected(rules: SegmentRules, contacts, memberships) -> list[str]:
     return [c.wix_id for c in chosen]
 
 
+SORTS = ["created", "-created", "name", "-name", "email", "-email"]
+
+
+def in_order(wix_ids: list[str], sort: str) -> list[str]:
+    """These contacts in `sort` order, as the database orders the sort's key and then wix_id."""
+    key = SORT_KEYS[sort.removeprefix("-")]
+    order = (key.desc(), F("wix_id").desc()) if sort.startswith("-") else (key.asc(), "wix_id")
+    ordered = Contact.objects.filter(wix_id__in=wix_ids).order_by(*order)
+    return list(ordered.values_list("wix_id", flat=True))
+
+
 key_lists = st.lists(st.sampled_from(KEYS), max_size=3)
 rules_strategy = st.builds(
     SegmentRules,
@@ -91,8 +106,8 @@ def test_segments_match_python_sets(population):
     contacts, memberships = population
 
     @settings(max_examples=150, deadline=None)
-    @given(rules=rules_strategy, per_page=st.sampled_from([1, 4, 25]))
-    def check(rules, per_page):
+    @given(rules=rules_strategy, per_page=st.sampled_from([1, 4, 25]), sort=st.sampled_from(SORTS))
+    def check(rules, per_page, sort):
         want = expected(rules, contacts, memberships)
         assert list(contact_list_for_segment(rules=rules).values_list("wix_id", flat=True)) == want
         # Asked twice: the second answer comes from the count cache.
@@ -102,20 +117,30 @@ def test_segments_match_python_sets(population):
         exported = list(contact_rows_for_export(rules=rules, chunk_size=per_page))
         assert [c.wix_id for c, _ in exported] == want
         assert all(names == sorted(k.upper() for k in memberships[c.pk]) for c, names in exported)
-        # Walk every page forward by keyset, with both query shapes, then one page back.
+        # Walk every page forward by keyset in the chosen order, with both query shapes, then
+        # one page back. The order is the database's (its collation), the members are Python's.
+        want = in_order(want, sort)
         for count in (None, len(want)):
-            seen, page = [], contact_page_for_segment(rules=rules, per_page=per_page, count=count)
+            seen, page = (
+                [],
+                contact_page_for_segment(rules=rules, per_page=per_page, count=count, sort=sort),
+            )
             while True:
                 seen += [c.wix_id for c in page.contacts]
                 if not page.has_next:
                     break
+                after = Cursor.parse(str(page.next_cursor), sort=sort.removeprefix("-"))
                 page = contact_page_for_segment(
-                    rules=rules, per_page=per_page, after=page.next_cursor, count=count
+                    rules=rules, per_page=per_page, after=after, count=count, sort=sort
                 )
             assert seen == want
             if len(want) > per_page:
                 back = contact_page_for_segment(
-                    rules=rules, per_page=per_page, before=page.previous_cursor, count=count
+                    rules=rules,
+                    per_page=per_page,
+                    before=page.previous_cursor,
+                    count=count,
+                    sort=sort,
                 )
                 start = len(want) - len(page.contacts) - per_page
                 assert [c.wix_id for c in back.contacts] == want[max(start, 0) : start + per_page]
@@ -259,3 +284,40 @@ def test_unknown_label_keys_stay_in_their_rules_and_never_widen_them(population)
     assert form.rules.all_of == (KEYS[0], "custom.gone")
     assert form.rules.unknown_keys == ("custom.also-gone", "custom.gone")
     assert contact_count_for_segment(rules=form.rules) == 0
+
+
+@pytest.mark.parametrize(
+    ("sort", "index"),
+    [
+        ("-created", "contact_created_idx"),
+        ("name", "contact_sort_name_idx"),
+        ("-email", "contact_sort_email_idx"),
+    ],
+)
+def test_each_sort_seeks_its_own_index_from_the_cursor(sort, index):
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    Contact.objects.bulk_create(
+        Contact(
+            wix_id=f"w{i:04d}",
+            first_name=f"n{i}",
+            email=f"e{i}@x.test",
+            remote_created_at=start + timedelta(minutes=i),
+            remote_updated_at=start,
+        )
+        for i in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    first = contact_page_for_segment(rules=SegmentRules(), sort=sort)
+    with CaptureQueriesContext(connection) as queries:
+        contact_page_for_segment(rules=SegmentRules(), sort=sort, after=first.next_cursor)
+    explain = "EXPLAIN " if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN "
+    with connection.cursor() as cursor:
+        cursor.execute(explain + queries.captured_queries[-1]["sql"])
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    # A seek into the index (SQLite's SEARCH, PostgreSQL's Index Cond), not a scan of it.
+    if connection.vendor == "sqlite":
+        assert f"SEARCH contacts_contact USING INDEX {index}" in plan
+    else:
+        assert f"using {index} on contacts_contact" in plan
+        assert "Index Cond" in plan
