@@ -91,44 +91,45 @@ def housekeeping_apps(app_list: list[dict]) -> list[dict]:
     return kept
 
 
+# The main pages, in order: who may open one, its name and page, what it counts, what it is for.
+MAIN_PAGES = [
+    (
+        ("labels.view_label", "labels.change_label"),
+        "Labels",
+        "admin:labels_label_changelist",
+        (Label, "label"),
+        "Create, rename, merge and delete the site's labels.",
+    ),
+    (
+        ("contacts.view_contact",),
+        "Contacts",
+        "admin:contacts_contact_changelist",
+        (Contact, "contact"),
+        "Find contacts by their labels, label them in bulk, export them.",
+    ),
+    (
+        ("contacts.view_audience",),
+        "Audiences",
+        "admin:contacts_audience_changelist",
+        (Audience, "saved audience"),
+        "Audiences people saved from the contacts page.",
+    ),
+    (
+        ("journal.view_operation",),
+        "History",
+        "admin:journal_operation_changelist",
+        None,
+        "Every change: who made it, when, and how it ended.",
+    ),
+]
+
+
 def _main_pages(user) -> list[MainPage]:
     pages = []
-    if has_permissions(user, ("labels.view_label", "labels.change_label")):
-        pages.append(
-            MainPage(
-                "Labels",
-                reverse("admin:labels_label_changelist"),
-                words.counted(Label.objects.count(), "label"),
-                "Create, rename, merge and delete the site's labels.",
-            )
-        )
-    if has_permissions(user, "contacts.view_contact"):
-        pages.append(
-            MainPage(
-                "Contacts",
-                reverse("admin:contacts_contact_changelist"),
-                words.counted(Contact.objects.count(), "contact"),
-                "Find contacts by their labels, label them in bulk, export them.",
-            )
-        )
-    if has_permissions(user, "contacts.view_audience"):
-        pages.append(
-            MainPage(
-                "Audiences",
-                reverse("admin:contacts_audience_changelist"),
-                words.counted(Audience.objects.count(), "saved audience"),
-                "Audiences people saved from the contacts page.",
-            )
-        )
-    if has_permissions(user, "journal.view_operation"):
-        pages.append(
-            MainPage(
-                "History",
-                reverse("admin:journal_operation_changelist"),
-                "",
-                "Every change: who made it, when, and how it ended.",
-            )
-        )
+    for permissions, name, url_name, counted, what in MAIN_PAGES:
+        if has_permissions(user, permissions):
+            number = words.counted(counted[0].objects.count(), counted[1]) if counted else ""
+            pages.append(MainPage(name, reverse(url_name), number, what))
     return pages
 
 

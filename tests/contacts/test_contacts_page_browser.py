@@ -11,34 +11,12 @@ from playwright.sync_api import expect
 from contacts.models import Audience
 from contacts.segments import SegmentRules
 from contacts.selectors import SORT_KEYS, contact_list_for_segment
-from sync.service import sync_wix
-from tests.fixtures.users import make_user
+from tests.contacts.conftest import CONTACTS_URL
 from wixcache.models import Contact, ContactLabel, Label
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-CONTACTS_URL = "/admin/contacts/contact/"
 AUDIENCES_URL = "/admin/contacts/audience/"
 LONG_NAME = "Z" * 180
-
-
-@pytest.fixture
-def synced(wix_settings, sandbox, sync_client):
-    sandbox.reset(contacts=300, labels=12, seed=11)
-    sync_wix(kind="full", client=sync_client)
-    return sandbox
-
-
-@pytest.fixture
-def boss(transactional_db):
-    return make_user("boss", superuser=True)
-
-
-@pytest.fixture
-def contacts_page(page, login, synced, boss):
-    login(boss)
-    page.goto(CONTACTS_URL)
-    expect(page.locator("#contact-count")).to_have_text("300 contacts")
-    return page
 
 
 def results_settled(page) -> None:
@@ -178,7 +156,7 @@ def test_sort_by_name_and_by_email_from_the_headers_by_keyboard(contacts_page):
 
 
 def test_apply_shows_work_in_progress_and_the_table_follows_done_at_once(
-    contacts_page, synced, task_worker
+    contacts_page, contacts_site, task_worker
 ):
     page = contacts_page
     target = Label.objects.get(display_name="Wholesale")
@@ -219,7 +197,7 @@ def test_apply_shows_work_in_progress_and_the_table_follows_done_at_once(
     assert ContactLabel.objects.filter(contact=lacking[0], label=target).exists()
 
 
-def test_long_names_wrap_and_remove_chips_look_like_chips(page, login, synced, boss):
+def test_long_names_wrap_and_remove_chips_look_like_chips(page, login, contacts_site, boss):
     long = Label.objects.create(key="custom.long", display_name=LONG_NAME, namespace="custom")
     contact = Contact.objects.order_by("remote_created_at", "wix_id").first()
     ContactLabel.objects.create(contact=contact, label=long)
@@ -253,7 +231,7 @@ def test_long_names_wrap_and_remove_chips_look_like_chips(page, login, synced, b
     assert not overflowing(), "a long name pushes the contact page sideways"
 
 
-def test_audiences_list_opens_summarises_and_duplicates(page, login, synced, boss):
+def test_audiences_list_opens_summarises_and_duplicates(page, login, contacts_site, boss):
     lead, vip, unsubscribed = (
         Label.objects.get(display_name=name) for name in ("Lead", "VIP", "Newsletter")
     )
@@ -291,7 +269,7 @@ def test_audiences_list_opens_summarises_and_duplicates(page, login, synced, bos
     assert Audience.objects.filter(name="VIP customers (copy)").exists()
 
 
-def test_saving_shows_it_is_working_and_cannot_be_pressed_twice(page, login, synced, boss):
+def test_saving_shows_it_is_working_and_cannot_be_pressed_twice(page, login, contacts_site, boss):
     lead = Label.objects.get(display_name="Lead")
     rules = SegmentRules(all_of=(lead.key,))
     audience = Audience.objects.create(name="Leads", rules=rules.as_json(), created_by=boss)

@@ -9,27 +9,11 @@ from playwright.sync_api import expect
 
 from contacts.segments import SegmentRules
 from contacts.selectors import contact_count_for_segment
-from sync.service import sync_wix
+from tests.contacts.conftest import CONTACTS_URL
 from tests.fixtures.users import make_user
 from wixcache.models import Contact, Label
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-CONTACTS_URL = "/admin/contacts/contact/"
-
-
-@pytest.fixture
-def synced(wix_settings, sandbox, sync_client):
-    sandbox.reset(contacts=300, labels=12, seed=11)
-    sync_wix(kind="full", client=sync_client)
-    return sandbox
-
-
-@pytest.fixture
-def contacts_page(page, login, synced):
-    login(make_user("boss", superuser=True))
-    page.goto(CONTACTS_URL)
-    expect(page.locator("#contact-count")).to_have_text("300 contacts")
-    return page
 
 
 def key_of(name: str) -> str:
@@ -213,7 +197,7 @@ def test_a_results_refresh_in_flight_does_not_lose_the_suggestions(contacts_page
     expect(page.locator("#picker-all")).to_have_attribute("data-mark", "kept")
 
 
-def test_contact_page_labels_by_keyboard_with_a_slow_wix(page, login, synced, sandbox):
+def test_contact_page_labels_by_keyboard_with_a_slow_wix(page, login, contacts_site, sandbox):
     contact = Contact.objects.order_by("pk").first()
     lacking = list(
         Label.objects.filter(namespace="custom")

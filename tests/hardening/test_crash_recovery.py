@@ -184,7 +184,20 @@ def _settle_until_quiet(client, settled: Counter | None = None) -> None:
         )
         return not open_ops.exists() and not active.exists()
 
-    wait_until(quiet, timeout=90, what="every operation to be settled")
+    try:
+        wait_until(quiet, timeout=90, what="every operation to be settled")
+    except AssertionError as timed_out:
+        # Say what is still open, so a failure here can be read without rerunning 60 kills.
+        left = [
+            f"{op.pk} {op.kind} {op.state} process={op.process!r} {op.summary}"
+            for op in Operation.objects.filter(state__in=OPEN).exclude(kind=Operation.Kind.SYNC)
+        ] + [
+            f"job {job.pk} {job.status} process={job.process!r} operation={job.operation_id}"
+            for job in LabelJob.objects.filter(
+                status__in=[LabelJob.Status.QUEUED, LabelJob.Status.RUNNING]
+            )
+        ]
+        raise AssertionError(f"{timed_out} Still open: {left}") from None
 
 
 def _assert_nothing_half_applied(ops: list[Operation], sandbox) -> None:

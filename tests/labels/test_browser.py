@@ -7,24 +7,10 @@ from playwright.sync_api import expect
 
 from labels.models import LabelDeletion
 from tests.fixtures.sandbox_data import wix_contacts_with, wix_label
+from tests.labels.pages import LABELS_URL, row
 from wixcache.models import Label
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-LABELS_URL = "/admin/labels/label/"
-
-
-@pytest.fixture
-def labels_page(page, login, manager, synced):
-    synced()
-    login(manager)
-    page.goto(LABELS_URL)
-    expect(page.get_by_role("heading", name="Labels", exact=True)).to_be_visible()
-    return page
-
-
-def row(page, key: str):
-    return page.locator(f"#label-row-{Label.objects.get(key=key).pk}")
 
 
 def test_create_new_and_existing_label(labels_page, sandbox):

@@ -11,11 +11,11 @@ from playwright.sync_api import expect
 
 from contacts.models import Audience
 from tests.fixtures.sandbox_data import wix_label
+from tests.labels.pages import LABELS_URL, row
 from wixcache.models import Label
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-LABELS_URL = "/admin/labels/label/"
 SHOTS = os.environ.get("SCREENSHOTS_DIR")  # set it to look at the pages as PNGs
 LONG_NAME = "Springsale" * 18  # 180 characters, no space
 
@@ -23,19 +23,6 @@ LONG_NAME = "Springsale" * 18  # 180 characters, no space
 def shot(page, name: str) -> None:
     if SHOTS:
         page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
-
-
-@pytest.fixture
-def labels_page(page, login, manager, synced):
-    synced()
-    login(manager)
-    page.goto(LABELS_URL)
-    expect(page.get_by_role("heading", name="Labels", exact=True)).to_be_visible()
-    return page
-
-
-def row(page, key: str):
-    return page.locator(f"#label-row-{Label.objects.get(key=key).pk}")
 
 
 def tab_to(page, name: str, *, most: int = 20) -> None:
