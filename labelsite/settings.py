@@ -197,4 +197,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's own handlers (a bare console one while DEBUG is on) would print each of its lines
+    # a second time: everything goes through the root's one handler instead.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
