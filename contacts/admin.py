@@ -6,7 +6,11 @@ from django.utils.html import format_html, format_html_join
 from contacts import views
 from contacts.models import Audience, Contact, audience_can_change
 from contacts.segments import SegmentRules, rules_in_words
-from contacts.selectors import contact_count_for_segment, label_names_for_keys
+from contacts.selectors import (
+    contact_count_for_segment,
+    contact_counts_for_segments,
+    label_names_for_keys,
+)
 from contacts.services import audience_delete, audience_update
 from journal.templatetags.journal import idempotency_vals
 from labelsite.admin import ReadOnlyModelAdmin
@@ -124,8 +128,10 @@ class AudienceAdmin(admin.ModelAdmin):
         rules = {a.pk: SegmentRules.from_json(a.rules) for a in audiences}
         names = label_names_for_keys({key for r in rules.values() for key in r.keys})
         can_duplicate = request.user.has_perms(["contacts.view_audience", "contacts.add_audience"])
+        counts = contact_counts_for_segments(rules)
         for audience in audiences:
             audience.segment = rules[audience.pk]
+            audience.contact_count = counts[audience.pk]
             audience.rules_in_words = rules_in_words(audience.segment, names)
             audience.can_change = audience_can_change(request.user, audience)
             audience.can_duplicate = can_duplicate
@@ -148,8 +154,10 @@ class AudienceAdmin(admin.ModelAdmin):
 
     @admin.display(description="Contacts")
     def contacts(self, audience: Audience) -> str:
-        rules = getattr(audience, "segment", None) or SegmentRules.from_json(audience.rules)
-        return f"{contact_count_for_segment(rules=rules):,}"
+        count = getattr(audience, "contact_count", None)
+        if count is None:
+            count = contact_count_for_segment(rules=SegmentRules.from_json(audience.rules))
+        return f"{count:,}"
 
     @admin.display(description="Actions")
     def actions_(self, audience: Audience) -> str:

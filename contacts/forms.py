@@ -120,14 +120,30 @@ class ContactPageForm(SegmentForm):
         data = super().clean()
         if data.get("after") and data.get("before"):
             raise ValidationError("A page cannot start both after and before a contact.")
-        # A cursor is read for the sort it was written for: a date, or a name or email.
-        sort = (data.get("sort") or "created").removeprefix("-")
-        for edge in ("after", "before"):
-            text = data.get(edge)
-            data[edge] = Cursor.parse(text, sort=sort) if text else None
-            if text and data[edge] is None:
-                self.add_error(edge, "This page position is not valid.")
         return data
+
+    def clean_after(self) -> Cursor | None:
+        return self._cursor("after")
+
+    def clean_before(self) -> Cursor | None:
+        return self._cursor("before")
+
+    def _cursor(self, edge: str) -> Cursor | None:
+        """The cursor read for the sort it was written for: a date, or a name or email.
+
+        It is read here, with the fields, so that a bad one stops the form before the rules are
+        read (the sort field comes later, so its raw value is used; a bad sort fails on its own).
+        """
+        text = self.cleaned_data[edge]
+        if not text:
+            return None
+        sort = self.data.get("sort") or "created"
+        if sort not in dict(SORT_CHOICES):
+            sort = "created"
+        cursor = Cursor.parse(text, sort=sort.removeprefix("-"))
+        if cursor is None:
+            raise ValidationError("This page position is not valid.")
+        return cursor
 
 
 class BulkLabelForm(SegmentForm):

@@ -554,19 +554,22 @@ def export_csv(request: HtmxHttpRequest):
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = export_content_disposition(
-        audience_name=_export_audience_name(request), day=timezone.localdate()
+        audience_name=_export_audience_name(request, form.rules), day=timezone.localdate()
     )
     return response
 
 
-def _export_audience_name(request: HtmxHttpRequest) -> str | None:
+def _export_audience_name(request: HtmxHttpRequest, rules: SegmentRules) -> str | None:
     """The name of the saved audience being exported, for the file name (if the person may see
-    saved audiences)."""
+    saved audiences), and only while the rules are the audience's own: a file of edited rules
+    named after the audience would be imported as that audience."""
     which = AudienceIdForm(request.GET)
     if not which.is_valid() or not request.user.has_perm("contacts.view_audience"):
         return None
-    audience = Audience.objects.filter(pk=which.cleaned_data["audience"]).only("name").first()
-    return audience.name if audience else None
+    audience = Audience.objects.filter(pk=which.cleaned_data["audience"]).first()
+    if audience is None or SegmentRules.from_json(audience.rules).as_json() != rules.as_json():
+        return None
+    return audience.name
 
 
 # --- The contact page -------------------------------------------------------------------------

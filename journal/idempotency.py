@@ -5,6 +5,7 @@ while the first is still being answered, waits for it)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from datetime import timedelta
@@ -30,6 +31,21 @@ def _key(request: HttpRequest) -> str | None:
     if request.method != "POST" or not request.user.is_authenticated:
         return None
     return request.POST.get(FIELD) or request.headers.get(HEADER) or None
+
+
+def _fingerprint(request: HttpRequest) -> str:
+    """A digest of what the form sent, without the CSRF token and the key itself."""
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields = sorted(
+            (name, value)
+            for name, values in request.POST.lists()
+            if name not in (FIELD, "csrfmiddlewaretoken")
+            for value in values
+        )
+        sent = repr(fields).encode()
+    else:
+        sent = request.body
+    return hashlib.sha256(sent).hexdigest()
 
 
 def _replay(row) -> HttpResponse:
@@ -71,7 +87,10 @@ class IdempotencyMiddleware:
         try:
             with transaction.atomic():
                 request._submitted_form = SubmittedForm.objects.create(
-                    user=request.user, key=key, path=request.path[:500]
+                    user=request.user,
+                    key=key,
+                    path=request.path[:500],
+                    fingerprint=_fingerprint(request),
                 )
         except IntegrityError:
             return self._answer_again(request, key)
@@ -85,9 +104,14 @@ class IdempotencyMiddleware:
             row = SubmittedForm.objects.filter(user=request.user, key=key).first()
             if row is None:  # the first answer failed and was forgotten: answer this one
                 return _conflict(request, "The first try failed; send the form again.")
-            if row.path != request.path[:500]:
+            if row.path != request.path[:500] or row.fingerprint != _fingerprint(request):
+                # Not the same form sent twice: another change that kept an old key (its
+                # answer, with a new key, was lost). Doing it might double an unseen change;
+                # answering with the first one's answer would drop it silently.
                 return _conflict(
-                    request, "This form's key was used for something else; reload the page."
+                    request,
+                    "This form's key was used for something else; reload the page and try "
+                    "again. Nothing was changed.",
                 )
             if row.status is not None:
                 return _replay(row)

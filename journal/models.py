@@ -107,6 +107,9 @@ class SubmittedForm(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=64)
     path = models.CharField(max_length=500)
+    # What was sent (a digest of the fields): a key sent again with other fields is not a
+    # second submit of the same form, and is never answered with the first one's answer.
+    fingerprint = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     status = models.PositiveSmallIntegerField(null=True, blank=True)  # null while answering
     content = models.BinaryField(blank=True, default=b"")

@@ -193,6 +193,7 @@ def label_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
         "opts": AdminLabel._meta,
         "key": key,
         "can_see_contacts": request.user.has_perm("contacts.view_contact"),
+        "can_see_audiences": request.user.has_perm("contacts.view_audience"),
     }
     if label is None:
         return _detail_gone(request, key, context)
@@ -203,7 +204,9 @@ def label_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
     context.update(
         title=label.display_name,
         label=label,
-        contacts=label_contacts_newest(label=label),
+        # Who has the label, and which audiences use it, only for those who may see contacts
+        # and audiences; the others see the numbers.
+        contacts=label_contacts_newest(label=label) if context["can_see_contacts"] else [],
         contacts_url=reverse("admin:contacts_contact_changelist") + "?all=" + quote(key, safe=""),
         audiences=key_users([key]),
         operations=operations,

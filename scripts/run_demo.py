@@ -38,6 +38,10 @@ def demo_environment(var: Path) -> dict[str, str]:
     """The settings the demo's processes share; explicit values win over a `.env` file."""
     return {
         **os.environ,
+        # The demo's own SQLite file, whatever a `.env` says: the sandbox's demo data must never
+        # be synced into a real site's database. Only a DATABASE_URL given on the command line
+        # (`DATABASE_URL=postgres://… make run`) chooses another one.
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{ROOT / 'db.sqlite3'}"),
         "DEBUG": os.environ.get("DEBUG", "true"),
         "WIX_API_BASE_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
         "WIX_API_KEY": SANDBOX_KEY,

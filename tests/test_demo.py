@@ -240,3 +240,15 @@ def test_the_demo_keeps_the_site_up_while_the_sandbox_is_down(tmp_path):
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
+
+
+def test_the_demo_uses_its_own_database_whatever_a_dotenv_says(monkeypatch, tmp_path):
+    # A `.env` is read by the settings without overwriting the environment: the demo names its
+    # database in the environment, so a real site's DATABASE_URL in `.env` is never used by it.
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    env = run_demo.demo_environment(tmp_path)
+    assert env["DATABASE_URL"] == f"sqlite:///{ROOT / 'db.sqlite3'}"
+    assert env["WIX_API_BASE_URL"].startswith("http://127.0.0.1:")
+    # One given on the command line is the person's choice.
+    monkeypatch.setenv("DATABASE_URL", "postgres://demo:demo@127.0.0.1:5432/demo")
+    assert run_demo.demo_environment(tmp_path)["DATABASE_URL"].startswith("postgres://demo")

@@ -83,6 +83,8 @@
       excluded().forEach((key) => url.searchParams.append("exclude", key));
       fetch(url, { headers: { "HX-Request": "true" }, signal: controller.signal })
         .then((response) => {
+          // A session that ended answers with the login page (after a redirect), not labels.
+          if (response.redirected) throw new Error("logged out");
           if (!response.ok) throw new Error(String(response.status));
           return response.text();
         })
@@ -93,7 +95,11 @@
           if (error.name === "AbortError") return;
           enterWaiting = false;
           close();
-          say("The labels could not be loaded. Check your connection and type again.", true);
+          if (error.message === "logged out") {
+            say("You are logged out. Reload the page to log in again.", true);
+          } else {
+            say("The labels could not be loaded. Check your connection and type again.", true);
+          }
         })
         .finally(() => {
           if (request && request.controller === controller) request = null;

@@ -115,6 +115,9 @@ def test_an_audience_export_is_named_after_it(client, people):
     today = timezone.localdate().isoformat()
     assert response["Content-Disposition"] == f'attachment; filename="vip-customers-{today}.csv"'
     assert [row[-1] for row in _rows(response)[1:]] == ["wix-ann"]
+    # Rules edited since the audience was saved are not the audience: the file says contacts.
+    edited = client.get(EXPORT, {"all": "custom.vip", "q": "ann", "audience": audience.pk})
+    assert edited["Content-Disposition"] == f'attachment; filename="contacts-{today}.csv"'
 
 
 def test_an_audience_name_is_not_told_to_those_who_may_not_see_audiences(client, people):

@@ -237,3 +237,13 @@ def test_contact_page_labels_by_keyboard_with_a_slow_wix(page, login, contacts_s
     expect(page.locator("#contact-labels [role=status]")).to_contain_text("Removed label")
     expect(field).to_be_focused()
     sandbox.set_faults("")
+
+
+def test_a_session_that_ended_is_told_not_taken_for_no_match(contacts_page):
+    page = contacts_page
+    page.context.clear_cookies()  # the session ends while the page is open
+    picker = page.locator("#picker-all")
+    picker.fill("vip")
+    status = page.locator("#picker-all").locator("xpath=ancestor::*[@data-picker][1]")
+    expect(status).to_contain_text("You are logged out. Reload the page to log in again.")
+    expect(status).not_to_contain_text("No label matches")

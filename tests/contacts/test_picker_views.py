@@ -157,8 +157,16 @@ def test_pages_sorted_by_name_turn_through_cursors_forwards_and_back(admin_clien
     back = admin_client.get(second.context["previous_url"], headers=HTMX)
     assert [c.wix_id for c in back.context["page"].contacts] == want[:25]
     # A cursor written for another order is refused plainly, not misread.
-    mixed = admin_client.get(PAGE, {"sort": "created", "after": "person1~id001"}, headers=HTMX)
-    assert "This page position is not valid." in mixed.content.decode()
+    assert first.context["page"].next_cursor.sort == "name"
+    assert "after=name%3Aperson30~id030" in first.context["next_url"]
+    for sort, cursor in [
+        ("created", "name:person1~id001"),
+        ("name", "2024-01-01T00:00:00+00:00~id001"),
+        ("name", "email:person1~id001"),
+        ("-email", "name:person1~id001"),
+    ]:
+        mixed = admin_client.get(PAGE, {"sort": sort, "after": cursor}, headers=HTMX)
+        assert "This page position is not valid." in mixed.content.decode(), (sort, cursor)
 
 
 def test_an_unknown_order_is_a_plain_message(admin_client, data):
@@ -207,3 +215,13 @@ def test_each_contact_answer_brings_the_history_and_a_new_key(
         assert key not in keys
         keys.add(key)
     assert set(contact.labels.values_list("key", flat=True)) >= {lb.key for lb in lacking}
+
+
+def test_a_bad_page_position_beside_a_label_rule_is_a_message_not_an_error(admin_client, data):
+    labels, _ = data
+    for sort in ("created", "name", "nonsense"):
+        response = admin_client.get(
+            PAGE, {"all": [labels["VIP"].key, "custom.gone"], "after": "0", "sort": sort}
+        )
+        assert response.status_code == 200
+        assert "This page position is not valid." in response.content.decode()

@@ -206,6 +206,27 @@ def test_the_same_key_on_another_form_is_refused(client, manager, synced, sandbo
     assert not Label.objects.filter(display_name="Sneaky").exists()
 
 
+def test_the_same_key_with_other_fields_is_refused_not_answered_as_the_first(
+    client, manager, synced, sandbox
+):
+    # A contact's page keeps its key when an answer is lost: the next label picked with it is
+    # another change, and must neither be dropped silently nor be made without the person knowing.
+    synced(contacts=10, labels=3)
+    client.force_login(manager)
+    key = uuid.uuid4().hex
+    create = reverse("admin:labels_label_create")
+    first = client.post(create, {"display_name": "First", "idempotency_key": key}, headers=HTMX)
+    again = client.post(create, {"display_name": "First", "idempotency_key": key}, headers=HTMX)
+    assert again["X-Idempotent-Replay"] == "true"
+    assert again.content == first.content
+    other = client.post(create, {"display_name": "Second", "idempotency_key": key}, headers=HTMX)
+    assert other.status_code == 409
+    assert "used for something else" in other.content.decode()
+    assert "Nothing was changed." in other.content.decode()
+    assert not Label.objects.filter(display_name="Second").exists()
+    assert Label.objects.filter(display_name="First").count() == 1
+
+
 def test_a_damaged_key_is_refused_plainly(client, manager, synced, sandbox):
     synced(contacts=5, labels=2)
     client.force_login(manager)

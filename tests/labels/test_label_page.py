@@ -181,16 +181,27 @@ def test_a_system_label_offers_no_rename_or_delete(as_manager):
     assert "Wix does not allow renaming or deleting it" in html
 
 
-def test_without_contacts_permission_names_are_not_links(client, roles):
+def test_without_contacts_or_audiences_permission_only_numbers_are_shown(client, roles):
     label = make_label()
     contact = give(label, 1)[0]
+    contact.email = "secret@example.com"
+    contact.save()
     Audience.objects.create(name="Spring buyers", rules={"all_of": [label.key]})
     client.force_login(make_user("viewer", "labels.view_label"))
     html = client.get(detail(label.key)).content.decode()
-    assert "Person0" in html
+    # Who has the label and which audiences use it are other pages' business.
+    assert "Person0" not in html
+    assert "secret@example.com" not in html
     assert reverse("admin:contacts_contact_change", args=[contact.pk]) not in html
     assert "See its contacts" not in html
+    assert "Who has it is shown only to people who may see contacts." in html
+    assert "Spring buyers" not in html
+    assert "1 saved audience uses this label (their names are shown only to" in html
+    # With audiences but not contacts: the names, not links.
+    client.force_login(make_user("planner", "labels.view_label", "contacts.view_audience"))
+    html = client.get(detail(label.key)).content.decode()
     assert "Spring buyers</li>" in html
+    assert "Person0" not in html
 
 
 # --- keys in the address ----------------------------------------------------------------------
