@@ -42,7 +42,7 @@ class WixOutcomeUnknown(WixUnavailable):
     def advice(self) -> str:
         return (
             "So it is not known yet whether the change happened; labelsite checks with Wix by "
-            "itself, and the history shows the outcome. There is no need to do it again."
+            "itself, and the history shows the outcome: do it again only if it says it failed."
         )
 
 
@@ -108,6 +108,10 @@ def asking_wix(op: Operation) -> Iterator[None]:
     try:
         yield
     except WixUnavailable as error:
+        if not error.reached:
+            # Every attempt failed to connect: Wix never got the request.
+            operation_failed(op, f"{error.summary()} ({error.message}); nothing was sent.")
+            raise
         # Nobody is carrying it on: the settling task may take it at once.
         Operation.objects.filter(pk=op.pk).update(outcome=UNKNOWN_OUTCOME, process="")
         raise WixOutcomeUnknown(

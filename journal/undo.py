@@ -153,7 +153,11 @@ def undo_steps_run(undo: Operation, *, user) -> Operation:
         try:
             step_reverse, started = STEP_KINDS[step["type"]].run(step, op=undo, user=user)
         except WixUnavailable as error:
-            Operation.objects.filter(pk=undo.pk).update(process="", outcome=UNKNOWN_OUTCOME)
+            if error.reached:  # Wix may have carried out this step: settling finds out
+                Operation.objects.filter(pk=undo.pk).update(process="", outcome=UNKNOWN_OUTCOME)
+                raise UndoRefused(str(error)) from error
+            # Wix never got this step: it stops here like a refusal.
+            undo_stopped(undo, done=steps[:index], left=steps[index:], reverse=reverse)
             raise UndoRefused(str(error)) from error
         except Exception as error:
             undo_stopped(undo, done=steps[:index], left=steps[index:], reverse=reverse)

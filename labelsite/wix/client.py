@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import msgspec
 import requests
+import urllib3
 
 from labelsite.wix.config import WixConfig
 from labelsite.wix.errors import (
@@ -408,6 +409,7 @@ class WixClient:
         url = self.base_url + path
         attempt = 0
         renewed = False
+        reached = False  # whether any attempt may have got as far as Wix
         while True:
             attempt += 1
             headers = {"Authorization": self._authorization()} if authorized else {}
@@ -421,11 +423,12 @@ class WixClient:
                 )
             except _NETWORK_ERRORS as exc:
                 reason = _network_reason(exc)
+                reached = reached or not _never_connected(exc)
                 self._log(method, path, reason, started, attempt)
                 if self._may_retry(attempt):
                     self._pause(attempt, method, path, reason)
                     continue
-                raise WixUnavailable(reason, method=method, path=path) from exc
+                raise WixUnavailable(reason, method=method, path=path, reached=reached) from exc
             status = response.status_code
             self._log(method, path, status, started, attempt)
             if status < 400:
@@ -605,6 +608,18 @@ def _walk_ended(items: Sized, paging: PagingMetadata | None, seen: int) -> bool:
 def _check_page_size(page_size: int) -> None:
     if not 1 <= page_size <= MAX_QUERY_PAGE:
         raise ValueError(f"page_size must be between 1 and {MAX_QUERY_PAGE}.")
+
+
+def _never_connected(exc: Exception) -> bool:
+    """The request never left this machine: the connection was refused, timed out while
+    connecting, or the name did not resolve. (A read timeout or a broken answer may come after
+    Wix got the request.)"""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.Timeout) or not isinstance(exc, requests.ConnectionError):
+        return False
+    inner = exc.args[0] if exc.args else None
+    return isinstance(getattr(inner, "reason", inner), urllib3.exceptions.NewConnectionError)
 
 
 def _network_reason(exc: Exception) -> str:

@@ -173,7 +173,15 @@ class WixRateLimited(WixError):
 
 
 class WixUnavailable(WixError):
-    """5xx, a connection error or a timeout, after every retry."""
+    """5xx, a connection error or a timeout, after every retry.
+
+    `reached` is False when no attempt got as far as Wix (every one failed to connect): then
+    Wix cannot have done anything. Otherwise (a timeout, a broken answer, a 5xx) it may have.
+    """
+
+    def __init__(self, message: str = "", *, reached: bool = True, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reached = reached
 
     def summary(self) -> str:
         if not self.status:
@@ -189,6 +197,8 @@ class WixUnavailable(WixError):
         return ""
 
     def advice(self) -> str:
+        if not self.reached:
+            return "Nothing was changed; try again when Wix is back."
         if self.status:
             return "Nothing was changed; try again in a minute."
         return "Try again in a minute; repeating it is safe."

@@ -63,3 +63,20 @@ def test_a_marketer_filters_the_history_by_kind(page, login, marketer, manager, 
     page.get_by_label("Kind").select_option(label="Any change")
     page.get_by_role("button", name="Filter").click()
     expect(rows).to_have_count(5)
+
+
+def test_a_180_character_name_wraps_in_the_history(page, login, manager, make_operation):
+    long_name = "Springsale" * 18  # 180 characters, no space
+    make_operation(
+        f"Merged labels “{long_name}” into “VIP”.",
+        kind=Kind.LABEL_MERGE,
+        user=manager,
+        refs=[(Ref.LABEL, "custom.springsale", long_name), (Ref.LABEL, "custom.vip", "VIP")],
+    )
+    login(manager)
+    page.goto("/admin/journal/operation/")
+    expect(page.locator("tr.history-row")).to_have_count(1)
+    # Nothing is pushed past the window: the page is no wider than it.
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1]
+    page.screenshot(path="/tmp/history-long-name.png")

@@ -402,6 +402,28 @@ def test_double_delete_is_harmless(as_manager, synced, sandbox):
     assert LabelDeletion.objects.count() == 1
 
 
+def test_when_wix_cannot_be_reached_at_all_the_change_fails_at_once_and_says_so(
+    as_manager, synced, sandbox, settings
+):
+    from tests.fixtures.crash import free_port
+
+    synced()
+    settings.WIX_API_BASE_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    created = as_manager.post(url("create"), {"display_name": "Outage test"}, headers=HTMX)
+    deleted = as_manager.post(url("remove", "custom.lead"), {"expected_name": "Lead"}, headers=HTMX)
+    for answer in (created, deleted):
+        html = answer.content.decode()
+        assert "Wix could not be reached" in html
+        assert "Nothing was changed; try again when Wix is back." in html
+        assert "not known yet" not in html
+    # Wix never got the requests: both are failed now, not left for settling.
+    ops = Operation.objects.filter(kind__in=["label_create", "label_delete"])
+    assert {op.state for op in ops} == {Operation.State.FAILED}
+    assert all("nothing was sent" in op.outcome for op in ops)
+    assert Label.objects.filter(key="custom.lead").exists()
+    assert not Label.objects.filter(display_name="Outage test").exists()
+
+
 def test_delete_when_wix_is_down_changes_nothing_and_is_settled_later(
     as_manager, synced, sandbox, sync_client
 ):

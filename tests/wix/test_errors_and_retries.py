@@ -86,6 +86,29 @@ def test_exhausted_retries_on_503_raise_unavailable(make_client, sandbox):
     assert all(0 <= s <= 0.05 for s in wix.sleeps)
 
 
+def test_a_refused_connection_never_reached_wix_and_says_nothing_changed(make_client):
+    from tests.fixtures.crash import free_port
+
+    wix = make_client(max_retries=2, base_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(WixUnavailable) as info:
+        wix.find_or_create_label("Never sent")
+    assert info.value.reached is False
+    assert str(info.value) == (
+        "Wix could not be reached (connection error). Nothing was changed; try again when Wix "
+        "is back."
+    )
+
+
+def test_a_read_timeout_may_have_reached_wix(make_client, sandbox):
+    # One attempt that timed out reading is enough: Wix may have the request.
+    wix = make_client(max_retries=1, read_timeout=0.2)
+    sandbox.set_faults("late_answers=600ms")
+    with pytest.raises(WixUnavailable) as info:
+        wix.find_or_create_label("Maybe sent")
+    assert info.value.reached is True
+    assert "Nothing was changed" not in str(info.value)
+
+
 def test_exhausted_retries_on_connection_resets_raise_unavailable(make_client, sandbox):
     wix = make_client(max_retries=2)
     sandbox.set_faults("reset=1")
