@@ -25,7 +25,7 @@ from labels.services import (
 from labels.tasks import run_label_job
 from labelsite.wix import WixClient, WixNotFound
 from wixcache.models import Label
-from wixcache.store import label_store
+from wixcache.store import label_store, memberships_write_lock
 
 logger = logging.getLogger(__name__)
 CLOCK_SKEW = timedelta(seconds=60)  # between Wix's clock and ours, when telling new from old
@@ -86,7 +86,21 @@ def label_create_settle(op: Operation, *, client: WixClient) -> None:
         operation_failed(op, "Wix has no label of that name: nothing was made.")
         return
     created = record.created_date is None or record.created_date >= op.created_at - CLOCK_SKEW
-    label_created(op, record, created=created, user=op.user)
+    with transaction.atomic():
+        if _deleted_since(record.key):
+            outcome = "Made in Wix, and deleted since." if created else "Deleted since."
+            operation_done(op, outcome=outcome, args={**op.args, "key": record.key})
+            return
+        label_created(op, record, created=created, user=op.user)
+
+
+def _deleted_since(key: str) -> bool:
+    """Whether the label was deleted here after Wix answered the settling (call inside the
+    transaction that would store it). Wix never reuses a key, so a deletion of this key means
+    the label is gone for good, and storing what Wix said a moment ago would bring it back. The
+    memberships lock orders this after any delete still writing."""
+    memberships_write_lock()
+    return LabelDeletion.objects.filter(key=key).exists()
 
 
 @settler(Operation.Kind.LABEL_RENAME)
@@ -99,10 +113,16 @@ def label_rename_settle(op: Operation, *, client: WixClient) -> None:
             forget_gone(label)
         operation_failed(op, "The label was deleted in Wix meanwhile.")
         return
-    if record.display_name == op.args["to"]:
-        label_renamed(op, record, user=op.user)
-        return
     with transaction.atomic():
+        if _deleted_since(record.key):
+            if record.display_name == op.args["to"]:
+                operation_done(op, outcome="Renamed in Wix, and deleted since.")
+            else:
+                operation_failed(op, "The label was deleted meanwhile: nothing was renamed.")
+            return
+        if record.display_name == op.args["to"]:
+            label_renamed(op, record, user=op.user)
+            return
         label_store(record)
         operation_failed(op, "Wix did not rename it: nothing changed.")
 

@@ -37,6 +37,23 @@ def test_a_label_wix_made_is_stored_and_the_create_done(synced, sync_client, man
     assert op.refs.filter(ref=record.key).exists()
 
 
+def test_a_created_label_deleted_before_settling_is_not_brought_back(synced, sync_client):
+    # The create's answer was lost; meanwhile the label was seen, deleted here and in Wix,
+    # while Wix's label list (eventually consistent) may still show it to the settling.
+    synced(contacts=5, labels=2)
+    op = _left_open(Operation.Kind.LABEL_CREATE, args={"name": "Short lived"})
+    record, _ = sync_client.find_or_create_label("Short lived")
+    LabelDeletion.objects.create(
+        display_name="Short lived", key=record.key, label_type="USER_DEFINED"
+    )
+
+    assert operations_settle(client=sync_client)["done"] == 1
+    op.refresh_from_db()
+    assert op.state == Operation.State.DONE
+    assert op.outcome == "Made in Wix, and deleted since."
+    assert not Label.objects.filter(key=record.key).exists()
+
+
 def test_a_create_wix_never_got_fails_with_nothing_made(synced, sync_client):
     synced(contacts=5, labels=2)
     op = _left_open(Operation.Kind.LABEL_CREATE, args={"name": "Never sent"})
