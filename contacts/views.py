@@ -63,6 +63,7 @@ from labels.selectors import (
     label_map_for_keys,
     label_with_name,
 )
+from labelsite.pickers import Picker
 from labelsite.views import HtmxHttpRequest, permission_required
 from labelsite.wix import WixError
 from wixcache.models import Contact, Label
@@ -72,21 +73,6 @@ CONTACT_PAGE = "admin/contacts/contact/change_form.html"
 GROUPS = {"all": "ALL of", "any": "ANY of", "none": "NONE of"}
 BULK_GROUPS = {"add": "Add labels", "remove": "Remove labels"}
 PICKER_TEMPLATE = "admin/contacts/label_picker.html"
-
-
-@dataclass(frozen=True)
-class Picker:
-    """What one label picker (templates/admin/contacts/label_picker.html) asks and does."""
-
-    id: str
-    label: str
-    suggest_url: str
-    pick_url: str
-    pick_target: str
-    exclude: str
-    pick_method: str = "GET"
-    pick_swap: str = "beforeend"
-    placeholder: str = "Type to add a label…"
 
 
 def _chip_picker(group: str, title: str, exclude: str) -> Picker:
@@ -327,7 +313,7 @@ def contacts_page(request: HtmxHttpRequest, extra_context: dict | None = None):
 
 
 @require_GET
-@permission_required("contacts.view_contact")
+@permission_required(("contacts.view_contact", "labels.view_label"))  # also the merge panel's
 def label_suggest(request: HtmxHttpRequest):
     """The picker's options: labels whose names hold the typed text, best match first, without
     those already chosen."""

@@ -133,7 +133,15 @@ class LabelMergeForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        sources = data.get("source")
-        if sources is not None and len(sources) < 2:
-            raise forms.ValidationError("Tick at least two labels: those to merge and the target.")
+        sources, target = data.get("source"), data.get("target")
+        other_target = target is not None and sources is not None and target not in sources
+        if sources is not None and len(sources) < 2 and not other_target and not self.asking:
+            raise forms.ValidationError(
+                "Tick at least two labels, or one and pick the label to merge it into."
+            )
         return data
+
+    def __init__(self, *args, asking: bool = False, **kwargs):
+        # `asking`: the preview may show one ticked label and ask which label to merge it into.
+        super().__init__(*args, **kwargs)
+        self.asking = asking

@@ -140,14 +140,20 @@ class MergePlan:
 
 
 def label_merge_plan(*, ticked: Iterable[Label], target: Label | None = None) -> MergePlan:
-    """Merge the ticked labels into `target` when it is one of them; otherwise into a ticked
-    system label (which cannot be merged away) or else the most used one."""
-    labels = list(
-        Label.objects.filter(pk__in=[label.pk for label in ticked])
-        .annotate(contact_count=Count("contacts"))
-        .order_by("-contact_count", "display_name")
+    """Merge the ticked labels into `target`: one of them, or another label picked by name (then
+    every ticked label is merged away). Without a target, into a ticked system label (which
+    cannot be merged away) or else the most used one. One ticked label and no other target is a
+    plan without sources: the page asks which label to merge it into."""
+    pks = {label.pk for label in ticked} | ({target.pk} if target else set())
+    counted = {
+        label.pk: label
+        for label in Label.objects.filter(pk__in=pks).annotate(contact_count=Count("contacts"))
+    }
+    labels = sorted(
+        (counted[label.pk] for label in ticked if label.pk in counted),
+        key=lambda label: (-label.contact_count, label.display_name),
     )
-    chosen = next((label for label in labels if target and label.pk == target.pk), None)
+    chosen = counted.get(target.pk) if target else None
     if chosen is None:
         chosen = ([label for label in labels if label.is_system] or labels)[0]
     sources = [label for label in labels if label.pk != chosen.pk]

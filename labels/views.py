@@ -58,6 +58,7 @@ from labels.services import (
     label_merge,
     label_rename,
 )
+from labelsite.pickers import Picker
 from labelsite.views import (
     PARTIALS_TEMPLATE,
     HtmxHttpRequest,
@@ -373,8 +374,22 @@ def _merge_context(request, form: LabelMergeForm) -> dict:
         plan = label_merge_plan(
             ticked=form.cleaned_data["source"], target=form.cleaned_data.get("target")
         )
+        ticked_keys = [label.key for label in plan.ticked]
         context.update(
             key_users=key_users([source.key for source in plan.sources]),
+            merge_picker=Picker(
+                id="picker-merge-target",
+                label="Merge into another label",
+                suggest_url=reverse("admin:contacts_contact_suggest"),
+                pick_url=reverse("admin:labels_label_merge_preview")
+                + "?"
+                + urlencode([("source", key) for key in ticked_keys]),
+                pick_target="#label-merge",
+                exclude="",
+                pick_swap="outerHTML",
+                placeholder="Type another label's name…",
+            ),
+            other_target=plan.target not in plan.ticked,
             ticked=plan.ticked,
             target=plan.target,
             sources=plan.sources,
@@ -389,7 +404,10 @@ def _merge_context(request, form: LabelMergeForm) -> dict:
 def label_merge_preview_view(request: HtmxHttpRequest) -> HttpResponse:
     if "cancel" in request.GET:
         return TemplateResponse(request, f"{PAGE}#label-merge", _permissions(request))
-    context = _merge_context(request, LabelMergeForm(request.GET))
+    data = request.GET.copy()
+    if data.get("key"):  # a label picked by name in the merge panel's picker is the target
+        data["target"] = data["key"]
+    context = _merge_context(request, LabelMergeForm(data, asking=True))
     return TemplateResponse(request, f"{PAGE}#label-merge", context)
 
 

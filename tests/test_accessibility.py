@@ -95,7 +95,7 @@ def open_merge_panel(page: Page, world: World) -> None:
     page.get_by_role("button", name="Merge ticked labels…").click()
     merge = page.locator("#label-merge")
     merge.get_by_role("radio", name=f"“{world.label.display_name}”").check()
-    expect(merge.get_by_role("status")).to_contain_text(world.label.display_name)
+    expect(merge.locator(".merge-preview")).to_contain_text(world.label.display_name)
 
 
 def open_server_error_page(page: Page, world: World) -> None:

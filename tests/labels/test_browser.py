@@ -101,8 +101,8 @@ def test_merge_with_progress(labels_page, sandbox, task_worker):
     merge = page.locator("#label-merge")
     merge.get_by_role("radio", name="“VIP”").check()
     gained = len(lead - vip)
-    expect(merge.get_by_role("status")).to_contain_text(f"{gained} contact")
-    expect(merge.get_by_role("status")).to_contain_text("will gain “VIP”")
+    expect(merge.locator(".merge-preview")).to_contain_text(f"{gained} contact")
+    expect(merge.locator(".merge-preview")).to_contain_text("will gain “VIP”")
     merge.get_by_role("button", name="Merge into “VIP”").click()
     expect(merge).to_contain_text("Merge started")
     progress = page.locator("#label-activity .job-progress")
@@ -112,6 +112,33 @@ def test_merge_with_progress(labels_page, sandbox, task_worker):
     assert wix_label(sandbox, "custom.lead") is None
     assert wix_contacts_with(sandbox, "custom.vip") == vip | lead
     expect(page.locator("#label-deletions")).to_contain_text("merged into “VIP”")
+
+
+def test_merge_one_label_into_another_picked_by_keyboard(labels_page, sandbox, task_worker):
+    page = labels_page
+    dump = sandbox.dump()
+    lead = {c["id"] for c in dump["contacts"] if "custom.lead" in c["labelKeys"]}
+    vip = {c["id"] for c in dump["contacts"] if "custom.vip" in c["labelKeys"]}
+    row(page, "custom.lead").get_by_role("checkbox").check()
+    page.get_by_role("button", name="Merge ticked labels…").click()
+    merge = page.locator("#label-merge")
+    expect(merge).to_contain_text("Merge “Lead” into which label?")
+    picker = merge.get_by_role("combobox", name="Merge into another label")
+    picker.focus()
+    page.keyboard.type("vip")
+    expect(merge.get_by_role("option").first).to_contain_text(re.compile("^VIP "))
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(merge.locator(".merge-preview")).to_contain_text("will gain “VIP”")
+    button = merge.get_by_role("button", name="Merge into “VIP”")
+    expect(button).to_be_focused()  # the next Enter merges
+    page.screenshot(path="/tmp/merge-picked-target.png")
+    page.keyboard.press("Enter")
+    expect(merge).to_contain_text("Merge started")
+    progress = page.locator("#label-activity .job-progress")
+    expect(progress).to_contain_text("Done", timeout=20_000)
+    assert wix_label(sandbox, "custom.lead") is None
+    assert wix_contacts_with(sandbox, "custom.vip") == vip | lead
 
 
 def test_system_label_is_locked(labels_page, sandbox):

@@ -43,12 +43,15 @@ def test_the_ticked_target_is_chosen(people):
     ]
 
 
-def test_a_target_not_ticked_is_not_chosen(people):
+def test_a_target_not_ticked_takes_every_ticked_label(people):
+    # A label picked by name in the merge panel: every ticked label is merged into it.
     small = label("custom.small", "Small", members=people[:1])
     big = label("custom.big", "Big", members=people[1:5])
-    other = label("custom.other", "Other")
+    other = label("custom.other", "Other", members=people[4:6])
     plan = label_merge_plan(ticked=[small, big], target=other)
-    assert plan.target == big  # the most used of the ticked ones
+    assert plan.target == other
+    assert plan.sources == [big, small]
+    assert plan.gained == 4  # people 0-3; person 4 has it already
 
 
 def test_without_a_target_a_ticked_system_label_is_chosen(people):

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from journal.models import Operation
 from journal.settle import operations_settle
-from labels.models import LabelDeletion
+from labels.models import LabelDeletion, LabelJob
 from labels.selectors import label_deletions_open
 from tests.fixtures.sandbox_data import wix_contacts_with, wix_label
 from tests.fixtures.users import HTMX, make_user
@@ -502,10 +502,40 @@ def test_merge_refuses_to_merge_a_system_label_away(as_manager, synced, sandbox)
     assert not LabelDeletion.objects.exists()
 
 
-def test_merge_needs_two_labels(as_manager, synced):
+def test_merge_needs_two_labels_or_one_and_another_target(as_manager, synced):
     synced()
     html = as_manager.post(url("merge"), {"source": ["custom.lead"]}, headers=HTMX).content.decode()
-    assert "Tick at least two labels" in html
+    assert "Tick at least two labels, or one and pick the label to merge it into." in html
+    assert not LabelJob.objects.exists()
+    # The preview of one ticked label asks which label to merge it into, with the picker.
+    html = as_manager.get(
+        url("merge_preview"), {"source": ["custom.lead"]}, headers=HTMX
+    ).content.decode()
+    assert "Merge “Lead” into which label?" in html
+    assert 'id="picker-merge-target"' in html
+    assert "source=custom.lead" in html  # the picker's pick asks the preview with the ticks
+    assert "Merge into “" not in html
+
+
+def test_merge_into_a_label_picked_by_name(as_manager, synced, sandbox, run_label_jobs):
+    wix = synced()
+    vip = {c["id"] for c in wix["contacts"] if "custom.vip" in c["labelKeys"]}
+    lead = {c["id"] for c in wix["contacts"] if "custom.lead" in c["labelKeys"]}
+    # The picker sends the picked label as `key`, beside the ticked ones.
+    html = as_manager.get(
+        url("merge_preview"), {"source": ["custom.lead"], "key": "custom.vip"}, headers=HTMX
+    ).content.decode()
+    gained = len(lead - vip)
+    assert f"{gained} contact{'s' if gained != 1 else ''}</strong> will gain “VIP”" in html
+    assert 'value="custom.vip" checked' in html
+    assert "Merge into “VIP”" in html
+    html = as_manager.post(
+        url("merge"), {"source": ["custom.lead"], "target": "custom.vip"}, headers=HTMX
+    ).content.decode()
+    assert "Merge started" in html
+    run_label_jobs()
+    assert wix_contacts_with(sandbox, "custom.vip") == vip | lead
+    assert wix_label(sandbox, "custom.lead") is None
 
 
 # --- permissions ------------------------------------------------------------------------------
