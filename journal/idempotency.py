@@ -104,7 +104,9 @@ class IdempotencyMiddleware:
             row = SubmittedForm.objects.filter(user=request.user, key=key).first()
             if row is None:  # the first answer failed and was forgotten: answer this one
                 return _conflict(request, "The first try failed; send the form again.")
-            if row.path != request.path[:500] or row.fingerprint != _fingerprint(request):
+            # (A row from before fingerprints were kept has none: its path alone is checked.)
+            other = row.fingerprint and row.fingerprint != _fingerprint(request)
+            if row.path != request.path[:500] or other:
                 # Not the same form sent twice: another change that kept an old key (its
                 # answer, with a new key, was lost). Doing it might double an unseen change;
                 # answering with the first one's answer would drop it silently.
