@@ -54,6 +54,27 @@ def test_a_created_label_deleted_before_settling_is_not_brought_back(synced, syn
     assert not Label.objects.filter(key=record.key).exists()
 
 
+def test_a_renamed_label_deleted_before_settling_is_not_brought_back(synced, sync_client):
+    # Wix renamed it and its answer was lost; the label was deleted here since, while Wix's
+    # answer to the settling still shows it: the rename is done, the label stays gone.
+    synced(contacts=5, labels=2)
+    label = Label.objects.filter(key__startswith="custom.").first()
+    op = _left_open(
+        Operation.Kind.LABEL_RENAME,
+        args={"key": label.key, "from": label.display_name, "to": "Renamed meanwhile"},
+    )
+    sync_client.rename_label(label.key, "Renamed meanwhile")
+    LabelDeletion.objects.create(
+        display_name=label.display_name, key=label.key, label_type="USER_DEFINED"
+    )
+    label.delete()
+
+    assert operations_settle(client=sync_client)["done"] == 1
+    op.refresh_from_db()
+    assert op.outcome == "Renamed in Wix, and deleted since."
+    assert not Label.objects.filter(key=label.key).exists()
+
+
 def test_a_create_wix_never_got_fails_with_nothing_made(synced, sync_client):
     synced(contacts=5, labels=2)
     op = _left_open(Operation.Kind.LABEL_CREATE, args={"name": "Never sent"})
