@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -135,12 +135,42 @@ def _with_usage(labels: list[Label]) -> int:
 
 
 def _row(request, label: Label | None, *, mode: str = "show", status: int = 200, **extra):
+    if request.method == "POST" and not request.htmx:
+        return _back_to_page(request, label, mode=mode, **extra)
     context = {**_permissions(request), "label": label, "mode": mode, **extra}
     if label is not None and mode == "show":
         context["contacts_total"] = _with_usage([label])
     if label is None and mode == "show":
         context["mode"] = "gone"
     return TemplateResponse(request, f"{PAGE}#label-row", context, status=status)
+
+
+def _back_to_page(
+    request, label: Label | None, *, mode: str, error="", notice="", form=None, deletion=None, **_
+) -> HttpResponse:
+    """A row's form sent without htmx (before htmx took over a freshly swapped row, or with
+    JavaScript off) is answered with the labels page again and the outcome as a message."""
+    if error:
+        messages.error(request, error)
+    elif form is not None and form.errors:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    elif mode == "deleted":
+        messages.success(
+            request,
+            f"Deleted “{deletion.display_name}”: {deletion.contact_count} "
+            f"contact{'' if deletion.contact_count == 1 else 's'} lost it. "
+            f"You can undo this under “Recently deleted” for {_duration(undo_seconds())}.",
+        )
+    elif notice:
+        messages.info(request, notice)
+    return _labels_page_at(label)
+
+
+def _labels_page_at(label: Label | None) -> HttpResponse:
+    url = reverse("admin:labels_label_changelist")
+    if label is not None:
+        url += "?" + urlencode({"q": label.key}) + f"#label-row-{label.pk}"
+    return redirect(url)
 
 
 def _gone(request, key: str) -> TemplateResponse:
@@ -342,23 +372,38 @@ def label_undo(request: HtmxHttpRequest, deletion_id: int) -> HttpResponse:
     context = {**_permissions(request), "deletion": deletion, "mode": "deleted", "label": None}
     if deletion.merge_job is not None and deletion.merge_job.is_active:
         error = "The merge is still running; undo it once it has finished."
-        return TemplateResponse(request, f"{PAGE}#{partial}", {**context, "error": error})
+        return _undo_failed(request, partial, context, error)
     try:
         op = label_deletion_operation(deletion)
         if not can_undo(request.user, op):
             raise PermissionDenied
         undo = operation_undo(op_id=op.pk, user=request.user)
     except (WixError, LabelError, UndoRefused) as error:
-        return TemplateResponse(request, f"{PAGE}#{partial}", {**context, "error": str(error)})
+        return _undo_failed(request, partial, context, str(error))
     restored = label_restored_by(undo)
     deletion.refresh_from_db()
     label = label_get(key=deletion.restored_key) if deletion.restored_key else None
+    if not request.htmx:  # see _back_to_page
+        for item in restored:
+            messages.success(
+                request,
+                f"Restored “{item.display_name}” as a new label: its key is now "
+                f"{item.restored_key} (it was {item.key}; Wix never reuses a key).",
+            )
+        return _labels_page_at(label)
     context.update(mode="show", label=label, restored=restored, highlight=True)
     if label is not None:
         context["contacts_total"] = _with_usage([label])
     context["jobs"] = label_jobs_of(undo)
     response = render_partials(request, PAGE, [partial, "label-activity-oob"], context)
     return trigger_client_event(response, "labelsChanged")
+
+
+def _undo_failed(request, partial: str, context: dict, error: str) -> HttpResponse:
+    if not request.htmx:  # see _back_to_page
+        messages.error(request, error)
+        return _labels_page_at(None)
+    return TemplateResponse(request, f"{PAGE}#{partial}", {**context, "error": error})
 
 
 @require_GET

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from contacts.models import Audience
+from tests.fixtures.browser import htmx_settled
 from tests.fixtures.sandbox_data import wix_label
 from tests.labels.pages import LABELS_URL, row
 from wixcache.models import Label
@@ -177,6 +178,7 @@ def test_cancel_on_the_near_duplicate_warning_returns_to_the_empty_form(labels_p
     expect(page.get_by_role("alert").filter(has_text="nearly the same name")).to_be_visible()
     shot(page, "labels-near-duplicate")
     expect(page.get_by_label("Name", exact=True)).to_be_focused()  # autofocus, once settled
+    htmx_settled(page)
     tab_to(page, "Cancel", most=4)  # from the name box, past "Create anyway"
     page.keyboard.press("Enter")
     panel = page.locator("#label-create")
@@ -234,6 +236,7 @@ def test_delete_and_undo_say_they_are_working(labels_page, sandbox, task_worker)
     target.get_by_role("button", name="Delete “Newsletter”").click()
     delete = target.get_by_role("button", name="Delete label")
     expect(delete).to_be_focused()
+    htmx_settled(page)
     page.keyboard.press("Enter")
     expect(delete).to_be_disabled()
     expect(target.get_by_text("Deleting…")).to_have_css("opacity", "1")
@@ -241,6 +244,7 @@ def test_delete_and_undo_say_they_are_working(labels_page, sandbox, task_worker)
     expect(deleted).to_contain_text("Deleted “Newsletter”", timeout=30_000)
     undo = deleted.get_by_role("button", name="Undo")
     expect(undo).to_be_focused()
+    htmx_settled(page)
     page.keyboard.press("Enter")
     expect(undo).to_be_disabled()
     expect(deleted.get_by_text("Restoring…")).to_have_css("opacity", "1")

@@ -1,5 +1,8 @@
 """The labels page and its htmx endpoints, through Django's test client, against the sandbox."""
 
+import re
+import uuid
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.test import Client
@@ -382,6 +385,39 @@ def test_delete_then_undo_restores_to_exactly_those_contacts(
 
     again = as_manager.post(url("undo", deletion.pk), headers=HTMX).content.decode()
     assert "already been undone" in again
+
+
+def test_delete_and_undo_sent_without_htmx_land_on_the_page_with_a_message(
+    manager, synced, sandbox
+):
+    """A row's form sent by the browser itself (pressed before htmx wired the freshly swapped
+    row, or with JavaScript off) does the change and comes back to the labels page."""
+    synced()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(manager)
+    confirm = browser.get(url("delete_confirm", "custom.lead"), headers=HTMX).content.decode()
+    assert f'method="post" action="{url("remove", "custom.lead")}"' in confirm
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', confirm))
+    assert "csrfmiddlewaretoken" in fields
+    deleted = browser.post(url("remove", "custom.lead"), fields, follow=True)
+    assert deleted.redirect_chain == [(CHANGELIST, 302)]
+    page = deleted.content.decode()
+    assert "Deleted “Lead”:" in page
+    assert "You can undo this under “Recently deleted”" in page
+    assert wix_label(sandbox, "custom.lead") is None
+    deletion = LabelDeletion.objects.get()
+
+    listing = browser.get(url("deletions"), headers=HTMX).content.decode()
+    form = re.search(r'<form class="inline-form" method="post".*?</form>', listing, re.S)[0]
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    undone = browser.post(url("undo", deletion.pk), fields, follow=True)
+    deletion.refresh_from_db()
+    assert f"its key is now {deletion.restored_key} (it was custom.lead" in undone.content.decode()
+    assert wix_label(sandbox, deletion.restored_key)["displayName"] == "Lead"
+
+    again = browser.post(url("undo", deletion.pk), {**fields, "idempotency_key": uuid.uuid4().hex})
+    assert again.status_code == 302
+    assert "already been undone" in browser.get(CHANGELIST).content.decode()
 
 
 def test_undo_is_refused_after_the_window(as_manager, synced, sandbox, settings):
