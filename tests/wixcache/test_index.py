@@ -1,0 +1,243 @@
+"""The label index against the membership table it mirrors: random writes of every kind (ORM,
+raw SQL, cascades, updates), pruning, a reset database, and on PostgreSQL transactions that
+commit out of the order their log rows were written in."""
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection, connections, transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wixcache import index as label_index_module
+from wixcache.index import LabelIndex, index_check, index_prune, label_index
+from wixcache.models import Contact, ContactLabel, Label
+
+pytestmark = pytest.mark.django_db(transaction=True)
+WHEN = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def fresh_process():
+    """Each test starts as a new process would: no bitmaps yet."""
+    label_index_module._indexes.clear()
+    yield
+    label_index_module._indexes.clear()
+
+
+def make_contacts(n: int, start: int = 0) -> list[Contact]:
+    return Contact.objects.bulk_create(
+        Contact(wix_id=f"c{i}", remote_created_at=WHEN, remote_updated_at=WHEN)
+        for i in range(start, start + n)
+    )
+
+
+def make_labels(n: int) -> list[Label]:
+    return [
+        Label.objects.create(key=f"custom.l{i}", display_name=f"L{i}", namespace="custom")
+        for i in range(n)
+    ]
+
+
+def table() -> tuple[dict[int, set[int]], set[int]]:
+    labels: dict[int, set[int]] = {}
+    for contact_id, label_id in ContactLabel.objects.values_list("contact_id", "label_id"):
+        labels.setdefault(label_id, set()).add(contact_id)
+    return labels, set(Contact.objects.values_list("pk", flat=True))
+
+
+def assert_index_equals_table() -> LabelIndex:
+    index = label_index()
+    assert index is not None
+    labels, everyone = table()
+    assert set(index.everyone) == everyone
+    have = {label_id: set(bitmap) for label_id, bitmap in index.labels.items() if bitmap}
+    assert have == labels
+    return index
+
+
+def test_the_index_follows_every_kind_of_write():
+    labels = make_labels(3)
+    contacts = make_contacts(10)
+    first = assert_index_equals_table()
+    assert first.rebuilds == 1
+    ContactLabel.objects.bulk_create(ContactLabel(contact=c, label=labels[0]) for c in contacts)
+    ContactLabel.objects.create(contact=contacts[0], label=labels[1])
+    assert_index_equals_table()
+    # Raw SQL, an update of a membership, a cascade from a deleted contact and from a label.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO contacts_contactlabel (contact_id, label_id) VALUES (%s, %s)",
+            [contacts[1].pk, labels[2].pk],
+        )
+    ContactLabel.objects.filter(contact=contacts[2], label=labels[0]).update(label=labels[1])
+    contacts[3].delete()
+    labels[0].delete()
+    index = assert_index_equals_table()
+    assert index.rebuilds == 1  # all of it from the log
+    assert index_check() == []
+
+
+def test_inside_a_transaction_the_index_does_not_answer():
+    make_labels(1)
+    with transaction.atomic():
+        assert label_index() is None
+    assert label_index() is not None
+
+
+def test_missing_triggers_make_the_index_step_aside():
+    make_labels(1)
+    assert label_index() is not None
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("DROP TRIGGER wixcache_index_contact_insert")
+        else:
+            cursor.execute("ALTER TABLE contacts_contact DISABLE TRIGGER wixcache_index_insert")
+    try:
+        assert label_index() is None
+        assert index_check() == ["The index cannot be used: its database triggers are missing."]
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute(
+                    "CREATE TRIGGER wixcache_index_contact_insert AFTER INSERT ON "
+                    "contacts_contact BEGIN INSERT INTO wixcache_index_change "
+                    "(contact_id, label_id, added, at) VALUES "
+                    "(NEW.id, 0, 1, CAST(strftime('%s', 'now') AS integer)); END"
+                )
+            else:
+                cursor.execute(
+                    "ALTER TABLE contacts_contact ENABLE TRIGGER wixcache_index_insert"
+                )
+
+
+def test_a_process_behind_a_prune_or_a_reset_database_builds_again():
+    labels = make_labels(2)
+    contacts = make_contacts(5)
+    index = assert_index_equals_table()
+    # Another process prunes everything, including rows this one has not read.
+    ContactLabel.objects.create(contact=contacts[0], label=labels[0])
+    assert index_prune(keep_seconds=-10) > 0
+    ContactLabel.objects.create(contact=contacts[1], label=labels[1])
+    index = assert_index_equals_table()
+    assert index.rebuilds == 2
+    # A flushed database (the state row gone) is a new epoch.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM wixcache_index_state")
+    ContactLabel.objects.create(contact=contacts[2], label=labels[1])
+    index = assert_index_equals_table()
+    assert index.rebuilds == 3
+
+
+def test_truncate_makes_every_process_build_again():
+    if connection.vendor != "postgresql":
+        pytest.skip("TRUNCATE is PostgreSQL's; SQLite deletes row by row, and logs each")
+    labels = make_labels(1)
+    contacts = make_contacts(3)
+    ContactLabel.objects.create(contact=contacts[0], label=labels[0])
+    assert_index_equals_table()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE contacts_contactlabel")
+    index = assert_index_equals_table()
+    assert index.rebuilds == 2
+
+
+writes = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "remove", "move", "raw-add", "delete-contact", "new-contact"]),
+        st.integers(0, 29),
+        st.integers(0, 4),
+        st.booleans(),  # read the index after this write
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(writes=writes)
+def test_random_writes_keep_the_index_equal_to_the_table(writes):
+    ContactLabel.objects.all().delete()
+    Contact.objects.all().delete()
+    Label.objects.all().delete()
+    labels = make_labels(5)
+    contacts = make_contacts(30)
+    assert_index_equals_table()
+    for kind, c, lb, read in writes:
+        contact = Contact.objects.filter(wix_id=f"c{c}").first()
+        label = labels[lb]
+        if kind == "new-contact":
+            if contact is None:
+                contacts += make_contacts(1, start=c)
+        elif contact is None:
+            continue
+        elif kind == "add":
+            ContactLabel.objects.get_or_create(contact=contact, label=label)
+        elif kind == "remove":
+            ContactLabel.objects.filter(contact=contact, label=label).delete()
+        elif kind == "move":
+            target = labels[(lb + 1) % len(labels)]
+            if not ContactLabel.objects.filter(contact=contact, label=target).exists():
+                ContactLabel.objects.filter(contact=contact, label=label).update(label=target)
+        elif kind == "raw-add":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO contacts_contactlabel (contact_id, label_id) VALUES (%s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    [contact.pk, label.pk],
+                )
+        elif kind == "delete-contact":
+            contact.delete()
+        if read:
+            assert_index_equals_table()
+    assert_index_equals_table()
+
+
+def test_postgresql_rows_that_commit_out_of_order_are_not_lost():
+    """Transaction A writes first (the lower log id) and commits last; a reader in between
+    sees B's rows only, and must still take A's when A commits."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time: its ids are in commit order")
+    labels = make_labels(2)
+    contacts = make_contacts(2)
+    assert_index_equals_table()
+    a_wrote, b_done, a_may_commit = threading.Event(), threading.Event(), threading.Event()
+    errors = []
+
+    def writer_a():
+        try:
+            with transaction.atomic():
+                ContactLabel.objects.create(contact=contacts[0], label=labels[0])
+                a_wrote.set()
+                a_may_commit.wait(10)
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def writer_b():
+        try:
+            a_wrote.wait(10)
+            with transaction.atomic():
+                ContactLabel.objects.create(contact=contacts[1], label=labels[1])
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(error)
+        finally:
+            b_done.set()
+            connections.close_all()
+
+    a, b = threading.Thread(target=writer_a), threading.Thread(target=writer_b)
+    a.start()
+    b.start()
+    b_done.wait(10)
+    index = label_index()
+    assert set(index.label(labels[1].pk)) == {contacts[1].pk}
+    assert set(index.label(labels[0].pk)) == set()  # A has not committed
+    a_may_commit.set()
+    a.join(10)
+    b.join(10)
+    assert not errors
+    index = assert_index_equals_table()
+    assert set(index.label(labels[0].pk)) == {contacts[0].pk}
+    assert index.rebuilds == 1

@@ -1,0 +1,248 @@
+"""The label index: for each label, the set of contacts that carry it, as a compressed bitmap in
+memory, so that an audience's count is a few set operations instead of a scan of memberships.
+
+The membership table stays the truth. Database triggers (migration 0004) append every change of
+memberships and contacts to a log; each process keeps its bitmaps and, before it answers, reads
+the log rows it has not applied yet (one small query). A process builds its bitmaps from the
+membership table the first time, and again when the log was pruned past it or the database was
+reset (a new epoch).
+
+Which rows are new:
+- SQLite writes one transaction at a time, so row ids are in commit order: the rows after the
+  last id applied.
+- On PostgreSQL a row id is taken when the row is written, and an earlier id may commit later.
+  Every row carries its transaction id. All transactions below the snapshot's `xmin` have ended,
+  so the reader keeps a horizon (the `xmin` of its last read) and reads the rows at or above
+  it, skipping those it applied already; rows below the horizon were all seen before.
+
+The index answers only from committed data. Inside a transaction that may have written (an
+atomic block), `label_index()` gives None and callers ask the database instead: bitmaps shared
+by the whole process must never take in a change that may still roll back.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.db import connections, transaction
+from pyroaring import BitMap
+
+EVERYONE = 0  # the log's label id for "a contact"
+RESET = -1  # the log's label id for "rebuild" (a TRUNCATE)
+TRIGGERS = {"sqlite": 5, "postgresql": 7}
+# The trigger count, the state row and the log rows not read yet, in one statement.
+REFRESH_SQL = {
+    "postgresql": "SELECT (SELECT COUNT(*) FROM pg_trigger WHERE tgname LIKE 'wixcache_index_%%' "
+    "AND tgenabled <> 'D'), s.epoch, s.pruned_xid, "
+    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+    "c.id, c.contact_id, c.label_id, c.added, c.xid "
+    "FROM wixcache_index_state s LEFT JOIN wixcache_index_change c "
+    "ON c.xid >= %s ORDER BY c.id LIMIT %s",
+    "sqlite": "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' "
+    "AND name LIKE 'wixcache_index_%%'), s.epoch, s.pruned_id, NULL, "
+    "c.id, c.contact_id, c.label_id, c.added, NULL "
+    "FROM wixcache_index_state s LEFT JOIN wixcache_index_change c "
+    "ON c.id > %s ORDER BY c.id LIMIT %s",
+}
+PRUNED_SQL = {
+    "postgresql": "UPDATE wixcache_index_state SET pruned_id = GREATEST(pruned_id, %s), "
+    "pruned_xid = GREATEST(pruned_xid, %s)",
+    "sqlite": "UPDATE wixcache_index_state SET pruned_id = MAX(pruned_id, %s), "
+    "pruned_xid = MAX(pruned_xid, %s)",
+}
+# The log rows older than this are pruned; a process that read nothing for longer rebuilds.
+KEEP_SECONDS = 15 * 60
+# Rather than apply more log rows than this in one go, build the bitmaps again.
+REBUILD_AFTER_ROWS = 2_000_000
+
+
+@dataclass
+class LabelIndex:
+    """One database's bitmaps in this process, and how far into the log they are."""
+
+    alias: str
+    labels: dict[int, BitMap] = field(default_factory=dict)
+    everyone: BitMap = field(default_factory=BitMap)
+    epoch: int | None = None
+    position: int = 0  # SQLite: the last log id applied
+    horizon: int = 0  # PostgreSQL: the xmin of the last read
+    applied: set[int] = field(default_factory=set)  # PostgreSQL: ids applied at or above it
+    built_at: float = 0.0
+    rebuilds: int = 0
+
+    def label(self, label_id: int) -> BitMap:
+        return self.labels.get(label_id) or BitMap()
+
+    def labelled(self) -> BitMap:
+        """Every contact with at least one label."""
+        return BitMap.union(*self.labels.values()) if self.labels else BitMap()
+
+    # --- keeping up with the log ------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Apply the log rows not applied yet; build afresh when that cannot be done. False when
+        the index cannot be trusted (its triggers are missing): ask the database instead.
+
+        The state row, the trigger count and the new rows come in one statement, so they are
+        read in one snapshot: a prune committed in between cannot hide rows from it."""
+        connection = connections[self.alias]
+        postgresql = connection.vendor == "postgresql"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                REFRESH_SQL[connection.vendor],
+                [self.horizon if postgresql else self.position, REBUILD_AFTER_ROWS + 1],
+            )
+            rows = cursor.fetchall()
+        if not rows:  # no state row: a flushed or restored database
+            if connection.in_atomic_block:
+                return False
+            _new_epoch(self.alias)
+            self.rebuild()
+            return True
+        triggers, epoch, pruned, xmin = rows[0][:4]
+        if triggers != TRIGGERS[connection.vendor]:
+            return False
+        behind = pruned >= self.horizon if postgresql else pruned > self.position
+        if epoch != self.epoch or behind or len(rows) > REBUILD_AFTER_ROWS:
+            self.rebuild()
+            return True
+        changes = [row[4:] for row in rows if row[4] is not None]
+        if postgresql:
+            fresh = [row[:4] for row in changes if row[0] not in self.applied]
+            if not self._apply(fresh):
+                self.rebuild()
+                return True
+            # Rows of transactions below the new horizon have all been read: forget their ids.
+            self.applied = {row[0] for row in changes if row[4] >= xmin}
+            self.horizon = xmin
+        else:
+            if not self._apply([row[:4] for row in changes]):
+                self.rebuild()
+                return True
+            if changes:
+                self.position = changes[-1][0]
+        return True
+
+    def _apply(self, rows) -> bool:
+        """Apply (id, contact, label, added) rows in log order; False on a reset marker."""
+        for _id, contact_id, label_id, added in rows:
+            if label_id == RESET:
+                return False
+            if label_id == EVERYONE:
+                target = self.everyone
+            else:
+                target = self.labels.get(label_id)
+                if target is None:
+                    target = self.labels[label_id] = BitMap()
+            if added:
+                target.add(contact_id)
+            else:
+                target.discard(contact_id)
+        return True
+
+    def rebuild(self) -> None:
+        """Build the bitmaps from the membership table, and note where in the log that was."""
+        connection = connections[self.alias]
+        with transaction.atomic(using=self.alias), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute(
+                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, epoch "
+                    "FROM wixcache_index_state"
+                )
+                horizon, epoch = cursor.fetchone()
+                cursor.execute("SELECT id FROM wixcache_index_change WHERE xid >= %s", [horizon])
+                applied = {row[0] for row in cursor.fetchall()}
+                cursor.execute(
+                    "SELECT label_id, array_agg(contact_id) FROM contacts_contactlabel "
+                    "GROUP BY label_id"
+                )
+                labels = {label_id: BitMap(ids) for label_id, ids in cursor.fetchall()}
+                cursor.execute("SELECT array_agg(id) FROM contacts_contact")
+                everyone = BitMap(cursor.fetchone()[0] or [])
+                position = 0
+            else:
+                cursor.execute("SELECT epoch FROM wixcache_index_state")
+                epoch = cursor.fetchone()[0]
+                cursor.execute("SELECT COALESCE(MAX(id), 0) FROM wixcache_index_change")
+                position = cursor.fetchone()[0]
+                grouped: dict[int, list[int]] = {}
+                cursor.execute("SELECT label_id, contact_id FROM contacts_contactlabel")
+                for label_id, contact_id in cursor.fetchall():
+                    grouped.setdefault(label_id, []).append(contact_id)
+                labels = {label_id: BitMap(ids) for label_id, ids in grouped.items()}
+                cursor.execute("SELECT id FROM contacts_contact")
+                everyone = BitMap(row[0] for row in cursor.fetchall())
+                horizon, applied = 0, set()
+        self.labels, self.everyone, self.epoch = labels, everyone, epoch
+        self.position, self.horizon, self.applied = position, horizon, applied
+        self.built_at, self.rebuilds = time.monotonic(), self.rebuilds + 1
+
+
+def _new_epoch(alias: str) -> None:
+    """A database without a state row (flushed, restored): give it one; every reader rebuilds."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO wixcache_index_state (id, epoch) VALUES (1, %s) ON CONFLICT DO NOTHING",
+            [random.randint(1, 2**62)],
+        )
+
+
+_indexes: dict[str, LabelIndex] = {}
+_lock = threading.Lock()
+
+
+def label_index(alias: str = "default") -> LabelIndex | None:
+    """This process's index of the database, brought up to date; None where it must not answer
+    (inside a transaction, or with its triggers missing)."""
+    if connections[alias].in_atomic_block:
+        return None
+    with _lock:
+        index = _indexes.get(alias)
+        if index is None:
+            index = _indexes[alias] = LabelIndex(alias)
+        return index if index.refresh() else None
+
+
+def index_prune(*, alias: str = "default", keep_seconds: int = KEEP_SECONDS) -> int:
+    """Delete log rows older than `keep_seconds`, noting the highest id and transaction id
+    deleted: a process that had not read up to them builds its bitmaps again."""
+    cutoff = int(time.time()) - keep_seconds
+    connection = connections[alias]
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT MAX(id), COALESCE(MAX(xid), 0) FROM wixcache_index_change WHERE at < %s",
+            [cutoff],
+        )
+        pruned_id, pruned_xid = cursor.fetchone()
+        if pruned_id is None:
+            return 0
+        cursor.execute(PRUNED_SQL[connection.vendor], [pruned_id, pruned_xid])
+        cursor.execute("DELETE FROM wixcache_index_change WHERE at < %s", [cutoff])
+        return cursor.rowcount
+
+
+def index_check(alias: str = "default") -> list[str]:
+    """Differences between a freshly built index and this process's, in plain words."""
+    current = label_index(alias)
+    if current is None:
+        return ["The index cannot be used: its database triggers are missing."]
+    fresh = LabelIndex(alias)
+    fresh.rebuild()
+    problems = []
+    if fresh.everyone != current.everyone:
+        problems.append(
+            f"Contacts: {len(fresh.everyone - current.everyone)} missing from the index, "
+            f"{len(current.everyone - fresh.everyone)} too many."
+        )
+    for label_id in sorted(set(fresh.labels) | set(current.labels)):
+        want, have = fresh.label(label_id), current.label(label_id)
+        if want != have:
+            problems.append(
+                f"Label {label_id}: {len(want - have)} contacts missing from the index, "
+                f"{len(have - want)} too many."
+            )
+    return problems
