@@ -21,9 +21,11 @@ from datetime import datetime
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from pyroaring import BitMap
 
 from contacts.segments import SegmentRules
 from labels.selectors import label_deleted_names
+from wixcache.index import LabelIndex, label_index
 from wixcache.models import SORT_EMAIL, SORT_NAME, Contact, ContactLabel, Label
 
 ORDER = ("remote_created_at", "wix_id")
@@ -211,6 +213,9 @@ def contact_count_for_segment(
 
     `cached=False` always counts (the benchmark's cold figure)."""
     ids = _label_ids(rules, label_ids)
+    members = segment_members(rules, ids)
+    if members is not None:
+        return len(members)
     version = segment_version() if cached else None
     if version is None:
         return _count(rules, ids)
@@ -227,6 +232,8 @@ def contact_counts_for_segments(rules: dict[int, SegmentRules]) -> dict[int, int
     read of the label ids, one of the version and one of the cache, then a count per miss."""
     keys = {key for one in rules.values() for key in one.keys}
     ids = dict(Label.objects.filter(key__in=keys).values_list("key", "pk")) if keys else {}
+    if label_index() is not None:
+        return {pk: len(segment_members(one, ids)) for pk, one in rules.items()}
     version = segment_version()
     if version is None:
         return {pk: _count(one, ids) for pk, one in rules.items()}
@@ -241,6 +248,45 @@ def contact_counts_for_segments(rules: dict[int, SegmentRules]) -> dict[int, int
     if counted:
         cache.set_many(counted, COUNT_CACHE_SECONDS)
     return counts
+
+
+def segment_members(
+    rules: SegmentRules, ids: dict[str, int], index: LabelIndex | None = None
+) -> BitMap | None:
+    """The ids of the contacts the rules match, from the label index: ALL of an intersection,
+    ANY of a union, NONE of a difference, the search intersected with the result. None where
+    the index may not answer (inside a transaction, its triggers missing): ask the database."""
+    index = index or label_index()
+    if index is None:
+        return None
+    if any(k not in ids for k in rules.all_of) or (
+        rules.any_of and not any(k in ids for k in rules.any_of)
+    ):
+        return BitMap()
+    groups = [index.label(ids[key]) for key in rules.all_of]
+    if rules.any_of:
+        groups.append(BitMap.union(*(index.label(ids[k]) for k in rules.any_of if k in ids)))
+    result = BitMap.intersection(*groups) if groups else BitMap(index.everyone)
+    none = [index.label(ids[k]) for k in rules.none_of if k in ids]
+    if none:
+        result -= BitMap.union(*none)
+    if rules.unlabeled:
+        result -= index.labelled()
+    if rules.search and result:
+        result &= _search_members(rules.search, within=result)
+    return result
+
+
+# Up to this many matching contacts are read by their ids; more, by walking an order's index.
+BY_IDS = 2000
+
+
+def _search_members(text: str, *, within: BitMap) -> BitMap:
+    """The contacts whose name, email or phone contain every word (the few ones by id)."""
+    contacts = Contact.objects.filter(_search_q(text))
+    if len(within) <= BY_IDS:
+        contacts = contacts.filter(pk__in=list(within))
+    return BitMap(contacts.values_list("pk", flat=True))
 
 
 def _count(rules: SegmentRules, ids: dict[str, int]) -> int:
@@ -291,12 +337,26 @@ def contact_page_for_segment(
     read through its label sets; a broad one by walking the index and probing each contact's
     labels.
     """
+    descending, column = sort.startswith("-"), sort.removeprefix("-")
+    key = SORT_KEYS[column]
+    ids = _label_ids(rules, label_ids)
+    index = label_index()
+    members = segment_members(rules, ids, index) if index is not None else None
+    if members is not None:
+        return _page_from_index(
+            members,
+            total=len(index.everyone),
+            key=key,
+            column=column,
+            descending=descending,
+            per_page=per_page,
+            after=after,
+            before=before,
+        )
     probe = True
     if count is not None and (rules.all_of or rules.any_of):
         probe = count * 50 >= _contact_total_estimate()
-    descending, column = sort.startswith("-"), sort.removeprefix("-")
-    key = SORT_KEYS[column]
-    contacts = contact_list_for_segment(rules=rules, label_ids=label_ids, probe=probe).annotate(
+    contacts = contact_list_for_segment(rules=rules, label_ids=ids, probe=probe).annotate(
         sort_key=key
     )
     forwards = (key.asc(), F("wix_id").asc())
@@ -312,6 +372,56 @@ def contact_page_for_segment(
         contacts = contacts.filter(_beyond(after, later=not descending))
     rows = list(contacts.order_by(*forwards)[: per_page + 1])
     return ContactPage(rows[:per_page], len(rows) > per_page, after is not None, column)
+
+
+def _page_from_index(
+    members: BitMap,
+    *,
+    total: int,
+    key,
+    column: str,
+    descending: bool,
+    per_page: int,
+    after: Cursor | None,
+    before: Cursor | None,
+) -> ContactPage:
+    """A page of `members` in the sort's order. A few members are read by id; more by walking
+    the sort's index from the cursor in growing chunks, keeping the members, until the page is
+    full (a broad audience fills it in the first chunk)."""
+    backwards = before is not None
+    # Walking back from `before` reads the order reversed, then turns the page round.
+    reverse = descending != backwards
+    order = (key.desc(), F("wix_id").desc()) if reverse else (key.asc(), F("wix_id").asc())
+    contacts = Contact.objects.annotate(sort_key=key)
+    edge = before if backwards else after
+    if edge is not None:
+        contacts = contacts.filter(_beyond(edge, later=not reverse))
+    want = per_page + 1
+    if len(members) <= BY_IDS:
+        rows = list(contacts.filter(pk__in=list(members)).order_by(*order)[:want])
+    else:
+        # Enough rows that, at the members' density, the first chunk likely fills the page.
+        density = len(members) / max(total, 1)
+        size = max(200, min(20_000, int(want / max(density, 1e-6) * 2)))
+        found: list[int] = []
+        walk, last = contacts.order_by(*order).values_list("pk", "sort_key", "wix_id"), None
+        while len(found) < want:
+            chunk_query = walk
+            if last is not None:
+                chunk_query = walk.filter(_beyond(last, later=not reverse))
+            chunk = list(chunk_query[:size])
+            found += [pk for pk, _key, _id in chunk if pk in members]
+            if len(chunk) < size:
+                break
+            last = Cursor(chunk[-1][1], chunk[-1][2], column)
+            size = min(size * 4, 100_000)
+        by_pk = Contact.objects.annotate(sort_key=key).in_bulk(found[:want])
+        rows = [by_pk[pk] for pk in found[:want] if pk in by_pk]
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if backwards:
+        return ContactPage(rows[::-1], True, more, column)
+    return ContactPage(rows, more, after is not None, column)
 
 
 def _beyond(cursor: Cursor, *, later: bool) -> Q:
@@ -377,7 +487,24 @@ def contact_wix_ids_for_change(
 ) -> list[str]:
     """Wix ids of the audience's contacts that a change would actually change: those lacking a
     label to add or holding a label to remove."""
-    contacts = contact_list_for_segment(rules=rules, label_ids=label_ids)
+    ids = _label_ids(rules, label_ids)
+    index = label_index()
+    members = segment_members(rules, ids, index) if index is not None else None
+    if members is not None:
+        change = BitMap()
+        for label_id in add_ids:
+            change |= members - index.label(label_id)
+        if remove_ids:
+            change |= members & BitMap.union(*(index.label(i) for i in remove_ids))
+        only = set(only_wix_ids) if only_wix_ids is not None else None
+        rows = [
+            row
+            for chunk in _by_ids(change, ("remote_created_at", "wix_id"))
+            for row in chunk
+            if only is None or row[1] in only
+        ]
+        return [wix_id for _created, wix_id in sorted(rows)]
+    contacts = contact_list_for_segment(rules=rules, label_ids=ids)
     if only_wix_ids is not None:
         contacts = contacts.filter(wix_id__in=list(only_wix_ids))
     change = Q(pk__in=[])
@@ -386,6 +513,15 @@ def contact_wix_ids_for_change(
     if remove_ids:
         change |= Q(pk__in=_members(list(remove_ids)))
     return list(contacts.filter(change).values_list("wix_id", flat=True))
+
+
+def _by_ids(pks: BitMap, fields: tuple[str, ...], size: int = 5000) -> Iterator[list[tuple]]:
+    """`fields` of these contacts, read `size` ids at a time (a database takes only so many
+    parameters in one statement)."""
+    pks = list(pks)
+    for start in range(0, len(pks), size):
+        chunk = pks[start : start + size]
+        yield list(Contact.objects.filter(pk__in=chunk).values_list(*fields))
 
 
 def contact_rows_for_export(
@@ -399,9 +535,20 @@ def contact_rows_for_export(
     is small, so the download starts at once."""
     ids = _label_ids(rules, label_ids)
     names = dict(Label.objects.values_list("pk", "display_name"))
-    contacts = contact_list_for_segment(rules=rules, label_ids=ids, probe=True).only(
-        "first_name", "last_name", "email", "phone", "remote_created_at", "wix_id"
-    )
+    index = label_index()
+    members = segment_members(rules, ids, index) if index is not None else None
+    if members is not None:
+        # The members in created order (read by id), then their rows chunk by chunk.
+        order = sorted(row for chunk in _by_ids(members, (*ORDER, "pk")) for row in chunk)
+        pks = [pk for _created, _wix_id, pk in order]
+        start, size = 0, min(chunk_size, 200)  # a small first chunk: the download starts at once
+        while start < len(pks):
+            chunk_pks = pks[start : start + size]
+            by_pk = Contact.objects.only(*EXPORTED).in_bulk(chunk_pks)
+            yield from _with_label_names([by_pk[pk] for pk in chunk_pks if pk in by_pk], names)
+            start, size = start + size, chunk_size
+        return
+    contacts = contact_list_for_segment(rules=rules, label_ids=ids, probe=True).only(*EXPORTED)
     after, size = None, min(chunk_size, 200)
     while True:
         chunk_query = contacts
@@ -413,16 +560,25 @@ def contact_rows_for_export(
         chunk = list(chunk_query[:size])
         if not chunk:
             return
-        labels: dict[int, list[str]] = defaultdict(list)
-        for contact_id, label_id in ContactLabel.objects.filter(
-            contact_id__in=[c.pk for c in chunk]
-        ).values_list("contact_id", "label_id"):
-            labels[contact_id].append(names.get(label_id, ""))
-        for contact in chunk:
-            yield contact, sorted(labels[contact.pk])
+        yield from _with_label_names(chunk, names)
         if len(chunk) < size:
             return
         after, size = Cursor.of(chunk[-1]), chunk_size
+
+
+EXPORTED = ("first_name", "last_name", "email", "phone", "remote_created_at", "wix_id")
+
+
+def _with_label_names(
+    contacts: list[Contact], names: dict[int, str]
+) -> Iterator[tuple[Contact, list[str]]]:
+    labels: dict[int, list[str]] = defaultdict(list)
+    for contact_id, label_id in ContactLabel.objects.filter(
+        contact_id__in=[c.pk for c in contacts]
+    ).values_list("contact_id", "label_id"):
+        labels[contact_id].append(names.get(label_id, ""))
+    for contact in contacts:
+        yield contact, sorted(labels[contact.pk])
 
 
 def audience_label_preview(*, rules: SegmentRules, label: Label | None) -> tuple[Label | None, int]:

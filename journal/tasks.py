@@ -6,6 +6,7 @@ from django.tasks import task
 from journal.settle import operations_settle
 from labelsite.scheduling import queue_next_round
 from wixcache.budget import site_client
+from wixcache.index import index_prune
 
 
 @task
@@ -14,6 +15,7 @@ def settle_operations(*, again: bool = True) -> str:
     try:
         with site_client(interactive=False) as client:
             counts = operations_settle(client=client)
+        index_prune()  # the label index's change log: housekeeping on the same round
     finally:
         if again:  # unless another round is queued already
             settle_operations_schedule()

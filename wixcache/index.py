@@ -76,6 +76,10 @@ class LabelIndex:
     def label(self, label_id: int) -> BitMap:
         return self.labels.get(label_id) or BitMap()
 
+    def nbytes(self) -> int:
+        """About what the bitmaps take in memory: their compressed size."""
+        return sum(len(b.serialize()) for b in (self.everyone, *self.labels.values()))
+
     def labelled(self) -> BitMap:
         """Every contact with at least one label."""
         return BitMap.union(*self.labels.values()) if self.labels else BitMap()

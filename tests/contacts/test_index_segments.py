@@ -1,0 +1,112 @@
+"""Audiences answered from the label index against the same audiences asked of the database
+(inside a transaction the index steps aside, so `transaction.atomic()` gives the database's
+answer): counts, every page in every order, forwards and back, for random rules and random
+writes between the questions."""
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contacts import selectors
+from contacts.segments import SegmentRules
+from contacts.selectors import (
+    contact_count_for_segment,
+    contact_page_for_segment,
+    contact_rows_for_export,
+    contact_wix_ids_for_change,
+)
+from tests.contacts.test_segments import KEYS, SORTS, population, rules_strategy  # noqa: F401
+from wixcache import index as index_module
+from wixcache.models import Contact, ContactLabel, Label
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_process():
+    index_module._indexes.clear()
+    yield
+    index_module._indexes.clear()
+
+
+def walk(rules: SegmentRules, sort: str, per_page: int) -> tuple[list[str], list[str]]:
+    """Every page forwards, then every page backwards from the last one."""
+    forwards, page = [], contact_page_for_segment(rules=rules, per_page=per_page, sort=sort)
+    pages = [page]
+    while True:
+        forwards += [c.wix_id for c in page.contacts]
+        if not page.has_next:
+            break
+        page = contact_page_for_segment(
+            rules=rules, per_page=per_page, sort=sort, after=page.next_cursor
+        )
+        pages.append(page)
+    backwards = []
+    while page.has_previous:
+        page = contact_page_for_segment(
+            rules=rules, per_page=per_page, sort=sort, before=page.previous_cursor
+        )
+        backwards = [c.wix_id for c in page.contacts] + backwards
+    return forwards, backwards
+
+
+def from_database(function, *args, **kwargs):
+    with transaction.atomic():
+        assert index_module.label_index() is None
+        return function(*args, **kwargs)
+
+
+write = st.tuples(st.integers(0, 69), st.sampled_from(KEYS), st.booleans())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    rules=rules_strategy,
+    per_page=st.sampled_from([1, 4, 25]),
+    sort=st.sampled_from(SORTS),
+    by_ids=st.sampled_from([0, 2000]),  # walk an order's index, or read the members by id
+    writes=st.lists(write, max_size=6),
+)
+def test_the_index_answers_what_the_database_answers(
+    population,  # noqa: F811
+    rules,
+    per_page,
+    sort,
+    by_ids,
+    writes,
+):
+    labels = dict(Label.objects.values_list("key", "pk"))
+    for number, key, add in writes:
+        contact = Contact.objects.get(wix_id=f"c{number:03d}")
+        if add:
+            ContactLabel.objects.get_or_create(contact=contact, label_id=labels[key])
+        else:
+            ContactLabel.objects.filter(contact=contact, label_id=labels[key]).delete()
+    assert index_module.label_index() is not None  # the answers below are the index's
+    original = selectors.BY_IDS
+    selectors.BY_IDS = by_ids
+    try:
+        count = contact_count_for_segment(rules=rules, cached=False)
+        assert count == from_database(contact_count_for_segment, rules=rules, cached=False)
+        forwards, backwards = walk(rules, sort, per_page)
+        want_forwards, _ = from_database(walk, rules, sort, per_page)
+    finally:
+        selectors.BY_IDS = original
+    assert forwards == want_forwards
+    assert len(forwards) == count
+    # The bulk selection and the export read the same answer.
+    label_id = labels[KEYS[1]]
+    add = contact_wix_ids_for_change(rules=rules, add_ids=[label_id])
+    assert add == from_database(contact_wix_ids_for_change, rules=rules, add_ids=[label_id])
+    remove = contact_wix_ids_for_change(rules=rules, remove_ids=[label_id])
+    assert remove == from_database(contact_wix_ids_for_change, rules=rules, remove_ids=[label_id])
+    exported = [
+        (c.wix_id, names) for c, names in contact_rows_for_export(rules=rules, chunk_size=7)
+    ]
+    assert exported == from_database(
+        lambda: [(c.wix_id, n) for c, n in contact_rows_for_export(rules=rules, chunk_size=7)]
+    )
+    assert len(exported) == count
+    # Walking back from the last page gives every contact before it, in the same order.
+    assert forwards[: len(backwards)] == backwards
