@@ -90,6 +90,189 @@ def load(contacts: int, labels: int, seed: int) -> dict:
     return {"load_seconds": round(time.perf_counter() - started, 1), "contacts": done}
 
 
+FIRST_NAMES = [
+    *(
+        [
+            "Ada",
+            "Ben",
+            "Cleo",
+            "Dan",
+            "Eva",
+            "Finn",
+            "Gia",
+            "Hugo",
+            "Ines",
+            "Jon",
+            "Kai",
+            "Lea",
+            "Milo",
+            "Nia",
+            "Omar",
+            "Pia",
+            "Quin",
+            "Rosa",
+            "Sam",
+        ]
+    ),
+    *(
+        [
+            "Tara",
+            "Uma",
+            "Vik",
+            "Wren",
+            "Xena",
+            "Yara",
+            "Zoe",
+            "Anna",
+            "Boris",
+            "Carla",
+            "David",
+            "Elena",
+            "Felix",
+            "Greta",
+            "Hans",
+            "Ida",
+        ]
+    ),
+    *(
+        [
+            "Jonas",
+            "Karin",
+            "Lars",
+            "Maria",
+            "Nils",
+            "Olga",
+            "Paul",
+            "Rita",
+            "Stan",
+            "Tina",
+            "Ulf",
+            "Vera",
+            "Walt",
+            "Xavi",
+            "Yusuf",
+        ]
+    ),
+]
+LAST_NAMES = [
+    *(
+        [
+            "Smith",
+            "Jones",
+            "Brown",
+            "Taylor",
+            "Wilson",
+            "Davies",
+            "Evans",
+            "Thomas",
+            "Johnson",
+            "Roberts",
+            "Walker",
+        ]
+    ),
+    *(
+        [
+            "Wright",
+            "Robinson",
+            "Thompson",
+            "White",
+            "Hughes",
+            "Edwards",
+            "Green",
+            "Hall",
+            "Wood",
+            "Harris",
+            "Lewis",
+        ]
+    ),
+    *(
+        [
+            "Martin",
+            "Jackson",
+            "Clarke",
+            "Clark",
+            "Turner",
+            "Hill",
+            "Scott",
+            "Cooper",
+            "Morris",
+            "Ward",
+            "Moore",
+            "King",
+        ]
+    ),
+    *(["Watson", "Baker", "Harrison", "Morgan", "Patel", "Young"]),
+]
+# Generated in the database. {n}: how many contacts; {rand}: a uniform number in [0, 1).
+SEED_SQL = {
+    "postgresql": {
+        "series": "generate_series(1, {n}) AS g(x)",
+        "created": "timestamp '2020-01-01' + g.x * interval '1 minute'",
+        "rand": "random()",
+    },
+    "sqlite": {
+        "series": "(WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s "
+        "WHERE x < {n}) SELECT x FROM s) AS g",
+        "created": "strftime('%Y-%m-%d %H:%M:%S', '2020-01-01', '+' || g.x || ' minutes')",
+        "rand": "((abs(random()) % 1000000) / 1000000.0)",
+    },
+}
+CONTACTS_SQL = (
+    "INSERT INTO contacts_contact (wix_id, revision, first_name, last_name, email, phone, "
+    "remote_created_at, remote_updated_at) SELECT 'bench-' || g.x, 1, f.name, l.name, "
+    "lower(f.name) || '.' || lower(l.name) || g.x || '@example.com', "
+    "'+1 555 ' || (g.x % 10000), {created}, {created} FROM {series} "
+    "JOIN bench_first f ON f.i = g.x % {firsts} "
+    "JOIN bench_last l ON l.i = (g.x / {firsts}) % {lasts}"
+)
+# One label for each contact (for `share` of them), skewed: the cube of a uniform number.
+MEMBERSHIPS_SQL = (
+    "INSERT INTO contacts_contactlabel (contact_id, label_id) "
+    "SELECT c.id, {first} + CAST({labels} * {rand} * {rand} * {rand} AS integer) "
+    "FROM contacts_contact c WHERE {rand} < {share} ON CONFLICT DO NOTHING"
+)
+
+
+def seed_in_sql(contacts: int, labels: int) -> dict:
+    """Fill the database in SQL, not through the ORM (seconds at a million): `labels` labels,
+    `contacts` contacts with names, emails and phones, and about 3.5 labels each, skewed (the
+    lowest-numbered labels are the most used, as real sites' are). The index's change log the
+    triggers wrote meanwhile is pruned, as the worker would."""
+    from django.db import connection, transaction
+
+    from wixcache.index import index_prune
+    from wixcache.models import Label
+
+    started = time.perf_counter()
+    sql = SEED_SQL[connection.vendor]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE bench_first (i integer PRIMARY KEY, name text)")
+        cursor.execute("CREATE TEMP TABLE bench_last (i integer PRIMARY KEY, name text)")
+        cursor.executemany("INSERT INTO bench_first VALUES (%s, %s)", list(enumerate(FIRST_NAMES)))
+        cursor.executemany("INSERT INTO bench_last VALUES (%s, %s)", list(enumerate(LAST_NAMES)))
+        made = Label.objects.bulk_create(
+            Label(key=f"custom.bench-{i}", display_name=f"Bench {i}", namespace="custom")
+            for i in range(labels)
+        )
+        first = min(label.pk for label in made) if made[0].pk else None
+        if first is None:
+            first = Label.objects.filter(key="custom.bench-0").values_list("pk", flat=True)[0]
+        cursor.execute(
+            CONTACTS_SQL.format(
+                created=sql["created"],
+                series=sql["series"].format(n=int(contacts)),
+                firsts=len(FIRST_NAMES),
+                lasts=len(LAST_NAMES),
+            )
+        )
+        for share in (1.0, 1.0, 1.0, 0.5):  # three labels each, a fourth for half
+            cursor.execute(
+                MEMBERSHIPS_SQL.format(first=first, labels=labels, rand=sql["rand"], share=share)
+            )
+    pruned = index_prune(keep_seconds=-1)
+    return {"load_seconds": round(time.perf_counter() - started, 1), "log_rows_pruned": pruned}
+
+
 def audience_rules():
     from django.db.models import Count
 
@@ -144,6 +327,105 @@ def bench_segment(rules, repeat: int) -> dict:
             lambda: contact_page_for_segment(rules=rules, after=cursor, count=count), repeat
         ),
     }
+
+
+def timed(fn, repeat: int, before=None) -> tuple[float, float]:
+    """Median and 95th percentile in milliseconds; `before` runs untimed before each call."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        if before is not None:
+            before()
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    return round(statistics.median(times), 2), round(p95, 2)
+
+
+def bench_index(rules, repeat: int) -> dict:
+    """The issue's figures: cold (the first view after a write: the index catches up with the
+    change log, the count cache is empty) count, first page, both, search, a deep page; the
+    same audience with a stock Django ORM query and with the database path labelsite used
+    before the index (what answers inside a transaction); the index's build time and size."""
+    from django.core.cache import cache
+    from django.db import transaction
+
+    from contacts.segments import SegmentRules
+    from contacts.selectors import contact_count_for_segment, contact_page_for_segment
+    from wixcache.index import LabelIndex, label_index
+    from wixcache.models import Contact, ContactLabel, Label
+
+    label_ids = dict(Label.objects.filter(key__in=rules.keys).values_list("key", "pk"))
+    writer = Contact.objects.order_by("pk").first()
+    spare = Label.objects.exclude(pk__in=label_ids.values()).order_by("pk").first()
+
+    def a_write():  # as a webhook would: one membership added and taken away again
+        ContactLabel.objects.create(contact=writer, label=spare)
+        ContactLabel.objects.filter(contact=writer, label=spare).delete()
+        cache.clear()
+
+    def count(r=rules):
+        return contact_count_for_segment(rules=r, label_ids=label_ids)
+
+    def first_page(r=rules):
+        return contact_page_for_segment(rules=r, label_ids=label_ids, per_page=25)
+
+    def both(r=rules):
+        return count(r), first_page(r)
+
+    searched = SegmentRules(**{**vars(rules), "search": "anna"})
+    deep = first_page()
+    for _ in range(40):
+        if not deep.has_next:
+            break
+        deep = contact_page_for_segment(
+            rules=rules, label_ids=label_ids, per_page=25, after=deep.next_cursor
+        )
+    cursor = deep.previous_cursor
+
+    def stock():  # the same audience as a stock Django ORM query would ask it
+        ids = label_ids
+        query = Contact.objects.all()
+        for key in rules.all_of:
+            query = query.filter(labels=ids[key])
+        query = query.filter(labels__in=[ids[k] for k in rules.any_of]).exclude(
+            labels__in=[ids[k] for k in rules.none_of]
+        )
+        query = query.distinct()
+        return query.count(), list(query.order_by("remote_created_at", "wix_id")[:25])
+
+    def before_the_index():  # what answers inside a transaction: the membership table
+        with transaction.atomic():
+            return both()
+
+    figures: dict = {}
+    for name, fn, before in (
+        ("count_cold", count, a_write),
+        ("first_page_cold", first_page, a_write),
+        ("count_and_first_page_cold", both, a_write),
+        ("search_cold", lambda: both(searched), a_write),
+        (
+            "deep_page",
+            lambda: contact_page_for_segment(
+                rules=rules, label_ids=label_ids, per_page=25, after=cursor
+            ),
+            None,
+        ),
+        ("stock_admin", stock, None),
+        ("database_path", before_the_index, a_write),
+    ):
+        figures[f"{name}_ms"], figures[f"{name}_ms_p95"] = timed(fn, repeat, before)
+    fresh = LabelIndex("default")
+    started = time.perf_counter()
+    fresh.rebuild()
+    figures["index_rebuild_s"] = round(time.perf_counter() - started, 2)
+    figures["index_mb"] = round(label_index().nbytes() / 1e6, 1)
+    figures["count"] = count()
+    figures["search_count"] = count(searched)
+    figures["rss_mb"] = round(rss_kb("VmRSS") / 1024, 1)
+    return figures
 
 
 def bench_pages(rules, label_counts: dict, repeat: int) -> dict:
@@ -227,12 +509,17 @@ def bench_pages(rules, label_counts: dict, repeat: int) -> dict:
     return figures
 
 
-def rss_peak_kb() -> int:
+def rss_kb(field: str = "VmHWM") -> int:
+    """This process's resident memory (VmRSS) or its peak (VmHWM), in kB."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_peak_kb() -> int:
+    return rss_kb("VmHWM")
 
 
 def bench_export() -> dict:
@@ -270,6 +557,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--skip-pages", action="store_true", help="segment figures only")
     parser.add_argument("--reuse", action="store_true", help="keep the data of the last run")
+    parser.add_argument(
+        "--sync-load", action="store_true", help="load through the sync's upsert (slow), not SQL"
+    )
+    parser.add_argument("--index-only", action="store_true", help="the index figures only")
     args = parser.parse_args()
 
     os.environ["DATABASE_URL"] = prepare_database(
@@ -292,7 +583,11 @@ def main() -> None:
     from wixcache.models import Contact
 
     if not (args.reuse and Contact.objects.exists()):
-        result.update(load(args.contacts, args.labels, args.seed))
+        if args.sync_load:
+            result.update(load(args.contacts, args.labels, args.seed))
+        else:
+            result.update(seed_in_sql(args.contacts, args.labels))
+    result["contacts"] = Contact.objects.count()
     User.objects.filter(username="bench").delete()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -301,6 +596,10 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     rules, label_counts = audience_rules()
+    result.update(bench_index(rules, args.repeat))
+    if args.index_only:
+        print(json.dumps(result, indent=2))
+        return
     result["segment"] = bench_segment(rules, args.repeat)
     if not args.skip_pages:
         result["pages"] = bench_pages(rules, label_counts, args.repeat)

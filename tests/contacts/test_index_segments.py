@@ -110,3 +110,40 @@ def test_the_index_answers_what_the_database_answers(
     assert len(exported) == count
     # Walking back from the last page gives every contact before it, in the same order.
     assert forwards[: len(backwards)] == backwards
+
+
+@pytest.mark.parametrize("per_page", [25, 200])
+@pytest.mark.parametrize("by_ids", [0, 2000])
+def test_the_page_from_the_index_costs_a_few_queries_at_any_depth(
+    admin_client,
+    population,
+    per_page,
+    by_ids,
+    monkeypatch,  # noqa: F811
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from tests.fixtures.users import HTMX
+
+    monkeypatch.setattr(selectors, "BY_IDS", by_ids)
+    page_url = reverse("admin:contacts_contact_changelist")
+    query = f"?any={KEYS[0]}&any={KEYS[1]}&none={KEYS[4]}&per_page={per_page}&sort=name"
+    admin_client.get(page_url + query)  # the session, the index built once
+    ContactLabel.objects.filter(label__key=KEYS[5]).delete()  # a write: the index catches up
+    with CaptureQueriesContext(connection) as full:
+        first = admin_client.get(page_url + query)
+    with CaptureQueriesContext(connection) as partial:
+        admin_client.get(page_url + query, headers=HTMX)
+    # Session, user, the labels named, the index's catch-up, the page (ids or a walk and the
+    # rows), the chips: a fixed number, whatever the rows.
+    assert len(full) <= 8, [q["sql"][:80] for q in full]
+    assert len(partial) <= 8, [q["sql"][:80] for q in partial]
+    assert first.context["page"].contacts
+    if not first.context["next_url"]:
+        return
+    with CaptureQueriesContext(connection) as deeper:
+        second = admin_client.get(first.context["next_url"], headers=HTMX)
+    assert second.context["page"].contacts
+    assert len(deeper) <= len(partial)
