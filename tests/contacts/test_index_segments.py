@@ -147,3 +147,27 @@ def test_the_page_from_the_index_costs_a_few_queries_at_any_depth(
         second = admin_client.get(first.context["next_url"], headers=HTMX)
     assert second.context["page"].contacts
     assert len(deeper) <= len(partial)
+
+
+@pytest.mark.parametrize(
+    "text", ["ann", "ANN", "smi", "an smith", "555", "@example", "bo", "x", "zzz", "ann li 555"]
+)
+def test_search_through_the_trigram_index_finds_what_each_field_contains(
+    population,  # noqa: F811
+    text,
+    monkeypatch,
+):
+    # The same answers on SQLite (FTS5 trigram) and PostgreSQL (pg_trgm): both equal this.
+    contacts, _ = population
+    want = {
+        c.pk
+        for c in contacts
+        if all(
+            any(w in f.lower() for f in (c.first_name, c.last_name, c.email, c.phone))
+            for w in text.lower().split()
+        )
+    }
+    monkeypatch.setattr(selectors, "BY_IDS", 0)  # through the search index, not by id
+    members = selectors.segment_members(SegmentRules(search=text), {})
+    assert set(members) == want
+    assert contact_count_for_segment(rules=SegmentRules(search=text)) == len(want)
