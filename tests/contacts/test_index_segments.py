@@ -116,10 +116,10 @@ def test_the_index_answers_what_the_database_answers(
 @pytest.mark.parametrize("by_ids", [0, 2000])
 def test_the_page_from_the_index_costs_a_few_queries_at_any_depth(
     admin_client,
-    population,
+    population,  # noqa: F811
     per_page,
     by_ids,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
