@@ -282,21 +282,35 @@ BY_IDS = 2000
 
 
 def _search_members(text: str, *, within: BitMap) -> BitMap:
-    """The contacts whose name, email or phone contain every word: the few ones by id, the
-    others through the trigram search index (migration wixcache 0005)."""
+    """The contacts whose name, email or phone contain every word: the few ones by id; the
+    others through the trigram search index (migration wixcache 0005) for words of three
+    characters or more, and by reading the table for shorter ones (a trigram index cannot serve
+    them, and SQLite's FTS5 trigram LIKE must not be given them: 3.40 crashes on it)."""
     words = text.lower().split()
     if len(within) <= BY_IDS or any(c in word for word in words for c in "%_\\"):
         contacts = Contact.objects.filter(_search_q(text))
         if len(within) <= BY_IDS:
             contacts = contacts.filter(pk__in=list(within))
         return BitMap(contacts.values_list("pk", flat=True))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            SEARCH_SQL[connection.vendor]
-            + " AND ".join([SEARCH_LIKE[connection.vendor]] * len(words)),
-            [f"%{word}%" for word in words],
-        )
-        return BitMap(row[0] for row in cursor.fetchall())
+    long_words = [word for word in words if len(word) >= 3]
+    short_words = [word for word in words if len(word) < 3]
+    found = None
+    if long_words:
+        likes = " AND ".join([SEARCH_LIKE[connection.vendor]] * len(long_words))
+        with connection.cursor() as cursor:
+            cursor.execute(SEARCH_SQL[connection.vendor] + likes, [f"%{w}%" for w in long_words])
+            found = BitMap(row[0] for row in cursor.fetchall())
+    if short_words and (found is None or found):
+        contacts = Contact.objects.filter(_search_q(" ".join(short_words)))
+        if found is not None and len(found) <= BY_IDS_SEARCH:
+            contacts = contacts.filter(pk__in=list(found))
+        short = BitMap(contacts.values_list("pk", flat=True))
+        found = short if found is None else found & short
+    return found
+
+
+# Short words are checked on at most this many contacts the long words found, by id.
+BY_IDS_SEARCH = 5000
 
 
 SEARCHED_TEXT = "lower(first_name || ' ' || last_name || ' ' || email || ' ' || phone)"
