@@ -150,40 +150,53 @@ class LabelIndex:
     def rebuild(self) -> None:
         """Build the bitmaps from the membership table, and note where in the log that was."""
         connection = connections[self.alias]
+        if connection.vendor == "sqlite":
+            self._install(*_read_sqlite(connection))
+            return
         with transaction.atomic(using=self.alias), connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                cursor.execute(
-                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, epoch "
-                    "FROM wixcache_index_state"
-                )
-                horizon, epoch = cursor.fetchone()
-                cursor.execute("SELECT id FROM wixcache_index_change WHERE xid >= %s", [horizon])
-                applied = {row[0] for row in cursor.fetchall()}
-                cursor.execute(
-                    "SELECT label_id, array_agg(contact_id) FROM contacts_contactlabel "
-                    "GROUP BY label_id"
-                )
-                labels = {label_id: BitMap(ids) for label_id, ids in cursor.fetchall()}
-                cursor.execute("SELECT array_agg(id) FROM contacts_contact")
-                everyone = BitMap(cursor.fetchone()[0] or [])
-                position = 0
-            else:
-                cursor.execute("SELECT epoch FROM wixcache_index_state")
-                epoch = cursor.fetchone()[0]
-                cursor.execute("SELECT COALESCE(MAX(id), 0) FROM wixcache_index_change")
-                position = cursor.fetchone()[0]
-                grouped: dict[int, list[int]] = {}
-                cursor.execute("SELECT label_id, contact_id FROM contacts_contactlabel")
-                for label_id, contact_id in cursor.fetchall():
-                    grouped.setdefault(label_id, []).append(contact_id)
-                labels = {label_id: BitMap(ids) for label_id, ids in grouped.items()}
-                cursor.execute("SELECT id FROM contacts_contact")
-                everyone = BitMap(row[0] for row in cursor.fetchall())
-                horizon, applied = 0, set()
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, epoch "
+                "FROM wixcache_index_state"
+            )
+            horizon, epoch = cursor.fetchone()
+            cursor.execute("SELECT id FROM wixcache_index_change WHERE xid >= %s", [horizon])
+            applied = {row[0] for row in cursor.fetchall()}
+            cursor.execute(
+                "SELECT label_id, array_agg(contact_id) FROM contacts_contactlabel "
+                "GROUP BY label_id"
+            )
+            labels = {label_id: BitMap(ids) for label_id, ids in cursor.fetchall()}
+            cursor.execute("SELECT array_agg(id) FROM contacts_contact")
+            everyone = BitMap(cursor.fetchone()[0] or [])
+        self._install(labels, everyone, epoch, 0, horizon, applied)
+
+    def _install(self, labels, everyone, epoch, position, horizon, applied) -> None:
         self.labels, self.everyone, self.epoch = labels, everyone, epoch
         self.position, self.horizon, self.applied = position, horizon, applied
         self.built_at, self.rebuilds = time.monotonic(), self.rebuilds + 1
+
+
+def _read_sqlite(connection) -> tuple:
+    """The bitmaps and the log position in one read transaction. A deferred one, by hand:
+    Django's own would BEGIN IMMEDIATE (settings) and hold the write lock while it reads."""
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN DEFERRED")
+        try:
+            cursor.execute("SELECT epoch FROM wixcache_index_state")
+            epoch = cursor.fetchone()[0]
+            cursor.execute("SELECT COALESCE(MAX(id), 0) FROM wixcache_index_change")
+            position = cursor.fetchone()[0]
+            grouped: dict[int, list[int]] = {}
+            cursor.execute("SELECT label_id, contact_id FROM contacts_contactlabel")
+            for label_id, contact_id in cursor.fetchall():
+                grouped.setdefault(label_id, []).append(contact_id)
+            cursor.execute("SELECT id FROM contacts_contact")
+            everyone = BitMap(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("COMMIT")
+    labels = {label_id: BitMap(ids) for label_id, ids in grouped.items()}
+    return labels, everyone, epoch, position, 0, set()
 
 
 def _new_epoch(alias: str) -> None:
