@@ -12,14 +12,20 @@ Counts are cached under the segment version (see `contacts.selectors`), so the f
 two kinds: cold ones clear the cache before every run, as the first view after any write would
 find it (`count_and_first_page_ms`, `ours_audience_25`, ...), and `*_cached` ones view the same
 audience again with nothing written in between. Query counts are counted by an execute wrapper.
+
+The contacts page's figures (`bench_pages`) are flattened into `contacts_page_<rows>_ms`,
+`contacts_page_deep_<rows>_ms`, `contacts_page_name_...` (name order), each with `_ms_p95` and
+`_queries`, `contacts_page_queries_max`, and `stock_admin_page_...` for a stock changelist.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import html
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -429,6 +435,11 @@ def bench_index(rules, repeat: int) -> dict:
 
 
 def bench_pages(rules, label_counts: dict, repeat: int) -> dict:
+    """The contacts page through Django's test client, as a person opens it: the audience, cold
+    (after a write, as `bench_index`'s: the index catches up with the change log, the count
+    cache is empty), at 25 and 200 rows, on the first page and on a page in the middle of the
+    order (a cursor there, as "Next" links carry it), in created and name order; the queries of
+    each view; and a stock ModelAdmin changelist of one label beside it, first page and deep."""
     from django.contrib import admin
     from django.contrib.auth.models import User
     from django.core.cache import cache
@@ -437,6 +448,9 @@ def bench_pages(rules, label_counts: dict, repeat: int) -> dict:
     from django.urls import clear_url_caches, path, set_urlconf
 
     from contacts.models import Contact  # the admin's handle, as a stock changelist would use
+    from contacts.selectors import SORT_KEYS, Cursor, contact_count_for_segment
+    from wixcache.models import Contact as CachedContact
+    from wixcache.models import ContactLabel, Label
 
     user = User.objects.create_superuser("bench", password=None)
 
@@ -445,13 +459,26 @@ def bench_pages(rules, label_counts: dict, repeat: int) -> dict:
         list_filter = ["labels"]
         search_fields = ["first_name", "last_name", "email", "phone"]
 
-    stock_site = admin.AdminSite(name="stock")
-    stock_site.register(Contact, StockContactAdmin)
+    def stock_site(name: str, **options) -> admin.AdminSite:
+        site = admin.AdminSite(name=name)
+        site.register(Contact, type(f"Stock{name}", (StockContactAdmin,), options))
+        # labelsite's other pages too: the templates name them (`admin:labels_label_...`).
+        for model, model_admin in admin.site._registry.items():
+            if model is not Contact:
+                site.register(model, type(model_admin))
+        return site
+
+    # The stock changelist's page size is the admin's, not the URL's: one site for each.
+    stock_sites = {rows: stock_site(f"stock{rows}", list_per_page=rows) for rows in (25, 200)}
+    stock_sites[""] = stock_site("stock")
 
     import labelsite.urls
 
     urlconf = type("BenchUrls", (), {})
-    urlconf.urlpatterns = [path("stock/", stock_site.urls), *labelsite.urls.urlpatterns]
+    urlconf.urlpatterns = [
+        *(path(f"stock{rows}/", site.urls) for rows, site in stock_sites.items()),
+        *labelsite.urls.urlpatterns,
+    ]
     sys.modules["bench_urls"] = urlconf
 
     from django.conf import settings
@@ -464,19 +491,27 @@ def bench_pages(rules, label_counts: dict, repeat: int) -> dict:
     client = Client()
     client.force_login(user)
     one_label = rules.all_of[0]
-    from wixcache.models import Label
-
-    one_label_pk = Label.objects.get(key=one_label).pk
+    label_ids = dict(Label.objects.filter(key__in=rules.keys).values_list("key", "pk"))
+    one_label_pk = label_ids[one_label]
     ours_one = f"/admin/contacts/contact/?all={one_label}"
     stock_one = f"/stock/contacts/contact/?labels__id__exact={one_label_pk}"
     audience = "/admin/contacts/contact/?" + rules.querystring()
+    writer = CachedContact.objects.order_by("pk").first()
+    spare = Label.objects.exclude(pk__in=label_ids.values()).order_by("pk").first()
+
+    def a_write():  # as a webhook would: one membership added and taken away again
+        ContactLabel.objects.create(contact=writer, label=spare)
+        ContactLabel.objects.filter(contact=writer, label=spare).delete()
 
     def measure(url: str, htmx: bool = False, cold: bool = False) -> dict:
         headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
 
-        def get():
-            if cold:  # as after a write: the audience's count is not in the cache
+        def before():
+            if cold:  # as after a write: the index catches up, the count is not in the cache
+                a_write()
                 cache.clear()
+
+        def get():
             response = client.get(url, **headers)
             assert response.status_code == 200, (url, response.status_code)
             return response
@@ -489,24 +524,99 @@ def bench_pages(rules, label_counts: dict, repeat: int) -> dict:
             queries.append(sql)
             return execute(sql, params, many, context)
 
+        before()
         with connection.execute_wrapper(count):
             get()
-        return {"median_ms": median_ms(get, repeat), "queries": len(queries)}
+        median, p95 = timed(get, repeat, before)
+        return {"median_ms": median, "p95_ms": p95, "queries": len(queries)}
 
-    figures = {
-        "ours_audience_25": measure(audience + "&per_page=25", cold=True),
-        "ours_audience_200": measure(audience + "&per_page=200", cold=True),
-        "ours_audience_25_count_cached": measure(audience + "&per_page=25"),
-        "ours_audience_200_count_cached": measure(audience + "&per_page=200"),
-        "ours_audience_results_only_25": measure(audience + "&per_page=25", htmx=True),
-        "ours_one_label_100": measure(ours_one + "&per_page=100", cold=True),
-        "stock_one_label_100": measure(stock_one),
-    }
-    figures["one_label"] = {"key": one_label, "contacts": label_counts[one_label]}
+    count = contact_count_for_segment(rules=rules, label_ids=label_ids)
+    total = CachedContact.objects.count()
+
+    def deep_url(sort: str, rows: int) -> str:
+        """The page a person reaches by "Next" in the middle of the whole order, as its link
+        reads: the cursor of the contact there, the page number, the carried count."""
+        middle = (
+            CachedContact.objects.annotate(sort_key=SORT_KEYS[sort])
+            .order_by("sort_key", "wix_id")
+            .only("pk", "wix_id", "remote_created_at")[total // 2]
+        )
+        cursor = Cursor.of(middle, sort)
+        number = max(2, count // rows // 2)
+        extra = {"sort": sort if sort != "created" else None}
+        return "/admin/contacts/contact/?" + rules.querystring(
+            after=cursor, page=number, count=count, per_page=rows, **extra
+        )
+
+    figures: dict = {"audience_count": count}
+    for sort in ("created", "name"):
+        for rows in (25, 200):
+            first = audience + f"&per_page={rows}" + ("&sort=name" if sort == "name" else "")
+            deep = deep_url(sort, rows)
+            tag = "" if sort == "created" else "name_"
+            figures[f"ours_audience_{tag}{rows}"] = measure(first, cold=True)
+            figures[f"ours_audience_{tag}deep_{rows}"] = measure(deep, cold=True)
+    # The "Next" link of the first page, followed 40 pages in, as a person would click it.
+    url = audience + "&per_page=25"
+    for _ in range(40):
+        page = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+        found = re.search(r'<a href="([^"]+)" hx-get="[^"]+" rel="next">', page)
+        if not found:
+            break
+        url = html.unescape(found.group(1))
+    figures["ours_audience_next_40_25"] = measure(url, htmx=True, cold=True)
+    figures.update(
+        {
+            "ours_audience_25_count_cached": measure(audience + "&per_page=25"),
+            "ours_audience_200_count_cached": measure(audience + "&per_page=200"),
+            "ours_audience_results_only_25": measure(audience + "&per_page=25", htmx=True),
+            "ours_one_label_100": measure(ours_one + "&per_page=100", cold=True),
+            "stock_one_label_100": measure(stock_one),
+        }
+    )
+    stock_count = label_counts[one_label]
+    for rows in (25, 200):
+        stock = f"/stock{rows}/contacts/contact/?labels__id__exact={one_label_pk}"
+        figures[f"stock_one_label_{rows}"] = measure(stock)
+        # The stock changelist pages by OFFSET: the middle page of the label's contacts.
+        figures[f"stock_one_label_deep_{rows}"] = measure(f"{stock}&p={stock_count // rows // 2}")
+    figures["one_label"] = {"key": one_label, "contacts": stock_count}
     figures["stock_over_ours_ratio"] = round(
         figures["stock_one_label_100"]["median_ms"] / figures["ours_one_label_100"]["median_ms"], 1
     )
     return figures
+
+
+PAGE_FIGURES = {
+    # key in the printed JSON: the figure of `bench_pages` it reads
+    "contacts_page_25": "ours_audience_25",
+    "contacts_page_200": "ours_audience_200",
+    "contacts_page_deep_25": "ours_audience_deep_25",
+    "contacts_page_deep_200": "ours_audience_deep_200",
+    "contacts_page_name_25": "ours_audience_name_25",
+    "contacts_page_name_200": "ours_audience_name_200",
+    "contacts_page_name_deep_25": "ours_audience_name_deep_25",
+    "contacts_page_name_deep_200": "ours_audience_name_deep_200",
+    "contacts_page_next_40_25": "ours_audience_next_40_25",
+    "stock_admin_page_25": "stock_one_label_25",
+    "stock_admin_page_200": "stock_one_label_200",
+    "stock_admin_page_deep_25": "stock_one_label_deep_25",
+    "stock_admin_page_deep_200": "stock_one_label_deep_200",
+}
+
+
+def page_summary(pages: dict) -> dict:
+    """The contacts page's figures under flat keys: `<name>_ms`, `<name>_ms_p95`,
+    `<name>_queries`, and the most queries any of our audience views took."""
+    summary = {}
+    for name, source in PAGE_FIGURES.items():
+        summary[f"{name}_ms"] = pages[source]["median_ms"]
+        summary[f"{name}_ms_p95"] = pages[source]["p95_ms"]
+        summary[f"{name}_queries"] = pages[source]["queries"]
+    summary["contacts_page_queries_max"] = max(
+        pages[source]["queries"] for name, source in PAGE_FIGURES.items() if name.startswith("c")
+    )
+    return summary
 
 
 def rss_kb(field: str = "VmHWM") -> int:
@@ -603,6 +713,7 @@ def main() -> None:
     result["segment"] = bench_segment(rules, args.repeat)
     if not args.skip_pages:
         result["pages"] = bench_pages(rules, label_counts, args.repeat)
+        result.update(page_summary(result["pages"]))
         result["export"] = bench_export()
     print(json.dumps(result, indent=2))
 
