@@ -6,7 +6,9 @@
 
 Measures: the fetch-only floor (the same pages fetched and decoded, nothing written), a full sync
 into an empty cache (wall time, contacts/s, requests, SQL statements per page), an incremental
-sync after 1% of contacts changed, peak RSS, and a full sync of `--limited-contacts` contacts with
+sync after 1% of contacts changed, peak RSS, the stock Django way of writing the same pages
+(`bulk_create(update_conflicts=True)`, fetched the same way) into an empty cache again
+(`stock_contacts_per_s`, `ratio_vs_stock`), and a full sync of `--limited-contacts` contacts with
 the sandbox and the client at Wix's real 200 requests/minute against the time that limit alone
 imposes, and (`bench/shared_budget.py`) four processes sharing the site's budget for
 `--budget-seconds`. The database is a scratch one (a temporary SQLite file, or
@@ -52,6 +54,56 @@ def scratch_database(url: str | None) -> tuple[str, callable]:
             connection.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
 
     return f"{base}/{scratch}", drop
+
+
+def stock_sync(client, label_ids: dict[str, int]) -> int:
+    """The same pages written the stock Django way, as a baseline: per page, in a transaction,
+    `bulk_create(update_conflicts=True)` of the contacts, then their memberships replaced with
+    `delete()` and `bulk_create()`. The same fetching (one page prefetched on a thread)."""
+    from django.db import transaction
+
+    from sync.service import prefetched
+    from wixcache.models import Contact, ContactLabel
+
+    fields = ["revision", "first_name", "last_name", "email", "phone"]
+    fields += ["remote_created_at", "remote_updated_at"]
+    stored = 0
+    for page in prefetched(client.walk_contacts()):
+        with transaction.atomic():
+            Contact.objects.bulk_create(
+                [
+                    Contact(
+                        wix_id=c.id,
+                        revision=c.revision,
+                        first_name=c.first_name[:255],
+                        last_name=c.last_name[:255],
+                        email=c.email[:320],
+                        phone=c.phone[:64],
+                        remote_created_at=c.created_date,
+                        remote_updated_at=c.changed_at,
+                    )
+                    for c in page.contacts
+                ],
+                update_conflicts=True,
+                unique_fields=["wix_id"],
+                update_fields=fields,
+            )
+            pks = dict(
+                Contact.objects.filter(wix_id__in=[c.id for c in page.contacts]).values_list(
+                    "wix_id", "pk"
+                )
+            )
+            ContactLabel.objects.filter(contact_id__in=pks.values()).delete()
+            ContactLabel.objects.bulk_create(
+                [
+                    ContactLabel(contact_id=pks[c.id], label_id=label_ids[key])
+                    for c in page.contacts
+                    for key in c.label_keys
+                    if key in label_ids
+                ]
+            )
+        stored += len(page.contacts)
+    return stored
 
 
 def main() -> None:
@@ -182,6 +234,23 @@ def main() -> None:
                 "requests": run.requests,
                 "share_of_full": round(took_incremental / took, 3),
             }
+
+            # The stock Django upsert of the same pages, into an empty cache again, in this run.
+            ContactLabel.objects.all().delete()
+            Contact.objects.all().delete()
+            with client_for(sandbox) as client:
+                label_ids = dict(Label.objects.values_list("key", "pk"))
+                started = time.perf_counter()
+                stored = stock_sync(client, label_ids)
+                took_stock = time.perf_counter() - started
+            assert stored == Contact.objects.count() == options.contacts
+            result["stock_contacts_per_s"] = round(stored / took_stock)
+            result["ratio_vs_stock"] = round(
+                result["contacts_per_s"] / result["stock_contacts_per_s"], 2
+            )
+            result["share_of_fetch_floor"] = round(
+                result["contacts_per_s"] / result["fetch_floor_contacts_per_s"], 2
+            )
 
         if not options.skip_limited:
             ContactLabel.objects.all().delete()
