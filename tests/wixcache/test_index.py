@@ -128,17 +128,34 @@ def test_a_process_behind_a_prune_or_a_reset_database_builds_again():
     assert index.rebuilds == 3
 
 
-def test_truncate_makes_every_process_build_again():
-    if connection.vendor != "postgresql":
-        pytest.skip("TRUNCATE is PostgreSQL's; SQLite deletes row by row, and logs each")
-    labels = make_labels(1)
+# Emptying a table in one statement. SQLite has no TRUNCATE, and its truncate optimisation is
+# off while a table has triggers: every row is logged, and the index follows the log. On
+# PostgreSQL a DELETE is logged row by row too; a TRUNCATE logs one reset marker instead, and
+# every process builds its bitmaps again.
+EMPTYING = {
+    "sqlite": [("DELETE FROM contacts_contactlabel", 1)],
+    "postgresql": [
+        ("DELETE FROM contacts_contactlabel", 1),
+        ("TRUNCATE contacts_contactlabel", 2),
+        ("TRUNCATE contacts_contact CASCADE", 2),
+    ],
+}
+
+
+@pytest.mark.parametrize(("statement", "builds"), EMPTYING[connection.vendor])
+def test_a_table_emptied_in_one_statement_is_followed(statement, builds):
+    labels = make_labels(2)
     contacts = make_contacts(3)
-    ContactLabel.objects.create(contact=contacts[0], label=labels[0])
+    ContactLabel.objects.bulk_create(
+        ContactLabel(contact=c, label=label) for c in contacts for label in labels
+    )
     assert_index_equals_table()
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE contacts_contactlabel")
+        cursor.execute(statement)
     index = assert_index_equals_table()
-    assert index.rebuilds == 2
+    assert not any(index.labels.values())
+    assert index.rebuilds == builds
+    assert index_check() == []
 
 
 writes = st.lists(
@@ -192,20 +209,22 @@ def test_random_writes_keep_the_index_equal_to_the_table(writes):
     assert_index_equals_table()
 
 
-def test_postgresql_rows_that_commit_out_of_order_are_not_lost():
-    """Transaction A writes first (the lower log id) and commits last; a reader in between
-    sees B's rows only, and must still take A's when A commits."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite writes one transaction at a time: its ids are in commit order")
+def test_a_transaction_that_writes_first_and_commits_last_is_not_lost():
+    """Transaction A writes first (the lower log id) and commits last. On PostgreSQL B writes
+    and commits in between; SQLite writes one transaction at a time, so there B waits for A
+    (and its ids are in commit order). Either way a reader in between sees nothing of A, and
+    takes A's rows once A commits."""
+    postgresql = connection.vendor == "postgresql"
     labels = make_labels(2)
     contacts = make_contacts(2)
     assert_index_equals_table()
-    # The segment version's row (contacts migration 0003) would make B wait for A: take it
-    # out of the way, so that the two transactions can really commit out of order.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "ALTER TABLE contacts_contactlabel DISABLE TRIGGER contacts_segment_version_bump"
-        )
+    if postgresql:
+        # The segment version's row (contacts migration 0003) would make B wait for A: take it
+        # out of the way, so that the two transactions can really commit out of order.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "ALTER TABLE contacts_contactlabel DISABLE TRIGGER contacts_segment_version_bump"
+            )
     a_wrote, b_done, a_may_commit = threading.Event(), threading.Event(), threading.Event()
     errors = []
 
@@ -234,21 +253,28 @@ def test_postgresql_rows_that_commit_out_of_order_are_not_lost():
     a, b = threading.Thread(target=writer_a), threading.Thread(target=writer_b)
     a.start()
     b.start()
-    b_done.wait(10)
-    index = label_index()
-    assert set(index.label(labels[1].pk)) == {contacts[1].pk}
-    assert set(index.label(labels[0].pk)) == set()  # A has not committed
-    a_may_commit.set()
-    a.join(10)
-    b.join(10)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "ALTER TABLE contacts_contactlabel ENABLE TRIGGER contacts_segment_version_bump"
-        )
+    try:
+        assert a_wrote.wait(10)
+        # PostgreSQL: B commits while A is open. SQLite: B is still waiting for A's lock.
+        assert b_done.wait(10 if postgresql else 1) == postgresql
+        index = label_index()
+        assert set(index.label(labels[1].pk)) == ({contacts[1].pk} if postgresql else set())
+        assert set(index.label(labels[0].pk)) == set()  # A has not committed
+    finally:
+        a_may_commit.set()
+        a.join(10)
+        b.join(10)
+        if postgresql:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "ALTER TABLE contacts_contactlabel ENABLE TRIGGER contacts_segment_version_bump"
+                )
     assert not errors
     index = assert_index_equals_table()
     assert set(index.label(labels[0].pk)) == {contacts[0].pk}
+    assert set(index.label(labels[1].pk)) == {contacts[1].pk}
     assert index.rebuilds == 1
+    assert index_check() == []
 
 
 def test_the_command_builds_and_checks_the_index():
