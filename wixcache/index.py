@@ -33,19 +33,34 @@ from pyroaring import BitMap
 EVERYONE = 0  # the log's label id for "a contact"
 RESET = -1  # the log's label id for "rebuild" (a TRUNCATE)
 TRIGGERS = {"sqlite": 5, "postgresql": 7}
-# The trigger count, the state row and the log rows not read yet, in one statement.
+# The trigger count, the state row and the log rows not read yet, in one statement (one
+# snapshot). The state comes as the row whose first column is NULL, sorted first; the log rows
+# follow in id order, five narrow columns each (a join would repeat the state on every row).
+_REFRESH = (
+    "SELECT * FROM (SELECT NULL, ({triggers}), epoch, {pruned}, {xmin} FROM wixcache_index_state "
+    "UNION ALL SELECT * FROM (SELECT id, contact_id, label_id, {added}, {xid} "
+    "FROM wixcache_index_change WHERE {after} ORDER BY id LIMIT %s) AS c) AS r "
+    "ORDER BY 1 NULLS FIRST"
+)
 REFRESH_SQL = {
-    "postgresql": "SELECT (SELECT COUNT(*) FROM pg_trigger WHERE tgname LIKE 'wixcache_index_%%' "
-    "AND tgenabled <> 'D'), s.epoch, s.pruned_xid, "
-    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
-    "c.id, c.contact_id, c.label_id, c.added, c.xid "
-    "FROM wixcache_index_state s LEFT JOIN wixcache_index_change c "
-    "ON c.xid >= %s ORDER BY c.id LIMIT %s",
-    "sqlite": "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' "
-    "AND name LIKE 'wixcache_index_%%'), s.epoch, s.pruned_id, NULL, "
-    "c.id, c.contact_id, c.label_id, c.added, NULL "
-    "FROM wixcache_index_state s LEFT JOIN wixcache_index_change c "
-    "ON c.id > %s ORDER BY c.id LIMIT %s",
+    "postgresql": _REFRESH.format(
+        triggers="SELECT COUNT(*) FROM pg_trigger WHERE tgname LIKE 'wixcache_index_%%' "
+        "AND tgenabled <> 'D'",
+        pruned="pruned_xid",
+        xmin="pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+        added="added::integer",
+        xid="xid",
+        after="xid >= %s",
+    ),
+    "sqlite": _REFRESH.format(
+        triggers="SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' "
+        "AND name LIKE 'wixcache_index_%%'",
+        pruned="pruned_id",
+        xmin="NULL",
+        added="added + 0",  # an expression: the column has no declared type to convert by
+        xid="NULL",
+        after="id > %s",
+    ),
 }
 PRUNED_SQL = {
     "postgresql": "UPDATE wixcache_index_state SET pruned_id = GREATEST(pruned_id, %s), "
@@ -100,20 +115,20 @@ class LabelIndex:
                 [self.horizon if postgresql else self.position, REBUILD_AFTER_ROWS + 1],
             )
             rows = cursor.fetchall()
-        if not rows:  # no state row: a flushed or restored database
+        if not rows or rows[0][0] is not None:  # no state row: a flushed or restored database
             if connection.in_atomic_block:
                 return False
             _new_epoch(self.alias)
             self.rebuild()
             return True
-        triggers, epoch, pruned, xmin = rows[0][:4]
+        triggers, epoch, pruned, xmin = rows[0][1:]
         if triggers != TRIGGERS[connection.vendor]:
             return False
         behind = pruned >= self.horizon if postgresql else pruned > self.position
-        if epoch != self.epoch or behind or len(rows) > REBUILD_AFTER_ROWS:
+        if epoch != self.epoch or behind or len(rows) - 1 > REBUILD_AFTER_ROWS:
             self.rebuild()
             return True
-        changes = [row[4:] for row in rows if row[4] is not None]
+        changes = rows[1:]
         if postgresql:
             fresh = [row[:4] for row in changes if row[0] not in self.applied]
             if not self._apply(fresh):
