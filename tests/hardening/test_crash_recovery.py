@@ -1,6 +1,8 @@
 """Every kind of operation, its web server or worker killed with SIGKILL at a random point, then
 recovered: each time the cache equals Wix (the sandbox), every operation is done or failed with
-nothing half applied, and at the end every undo that was offered still works.
+nothing half applied, and the label index this process keeps from the change log agrees with the
+membership table; at the end every undo that was offered still works, and the rebuild check
+(`manage.py label_index --check`) agrees.
 
 The sandbox answers late (`late_answers`): a change is made in Wix and its answer held back, so
 many kills land where Wix did something that labelsite has not heard of yet.
@@ -14,10 +16,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import StringIO
 
 import pytest
 import requests
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.urls import reverse
 
 from contacts.models import Audience
@@ -34,6 +38,8 @@ from tests.fixtures.crash import AdminSession, Restartable, WebServer
 from tests.fixtures.database import subprocess_env
 from tests.fixtures.users import PASSWORD
 from tests.fixtures.waiting import wait_until
+from wixcache import index as index_module
+from wixcache.index import index_check, label_index
 from wixcache.models import Contact, ContactLabel, Label
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.waits]
@@ -222,6 +228,24 @@ def _assert_nothing_half_applied(ops: list[Operation], sandbox) -> None:
             assert reached == done, op.summary
 
 
+def _assert_index_agrees() -> None:
+    """This process's label index, kept up from the change log that the killed processes'
+    writes (committed or rolled back by their death) went to, equals a fresh build from the
+    membership table, and was never built again: it followed the log the whole way."""
+    index = label_index()  # outside any transaction (the test is transactional)
+    assert index is not None, "the index's triggers are missing"
+    assert index_check() == []
+    assert index.rebuilds == 1
+
+
+@pytest.fixture
+def fresh_process():
+    """The label index as a new process has it: not built yet."""
+    index_module._indexes.clear()
+    yield
+    index_module._indexes.clear()
+
+
 def _send(session: AdminSession, path: str, data: dict, answers: list) -> None:
     try:
         answers.append(session.post(path, data).status_code)
@@ -229,10 +253,13 @@ def _send(session: AdminSession, path: str, data: dict, answers: list) -> None:
         answers.append(type(error).__name__)
 
 
-def test_sigkill_at_random_points_of_every_operation(sandbox, wix_settings, sync_client):
+def test_sigkill_at_random_points_of_every_operation(
+    sandbox, wix_settings, sync_client, fresh_process
+):
     sandbox.reset(contacts=80, labels=8, seed=7)
     sandbox.control("POST", "bulk-jobs/pace", {"itemsPerSecond": 60})  # a job takes ~1 s
     assert sync_wix(kind=SyncRun.Kind.FULL, client=sync_client).status == "succeeded"
+    assert label_index() is not None  # built now; from here on it follows the change log
     manager = User.objects.create_superuser("crash-manager", "m@example.com", PASSWORD)
     first = _user_labels()[0]
     Audience.objects.create(
@@ -271,6 +298,7 @@ def test_sigkill_at_random_points_of_every_operation(sandbox, wix_settings, sync
                 ops = list(Operation.objects.filter(pk__gt=before or 0))
                 _assert_nothing_half_applied(ops, sandbox)
                 assert_cache_equals_wix(sandbox, revisions=False)
+                _assert_index_agrees()
                 outcomes.append((kind.name, answers[0] if answers else None))
                 runs += 1
         assert runs >= 50
@@ -313,6 +341,12 @@ def test_sigkill_at_random_points_of_every_operation(sandbox, wix_settings, sync
             assert op.state == Operation.State.REVERSED
             assert_cache_equals_wix(sandbox, revisions=False)
         assert refused <= len(offered) // 4, f"{refused} of {len(offered)} undos refused"
+
+        # The rebuild check agrees: built afresh from the table, and kept up from the log.
+        _assert_index_agrees()
+        out = StringIO()
+        call_command("label_index", "--check", stdout=out)
+        assert "agrees with the table" in out.getvalue()
     finally:
         sandbox.set_faults("")
         for process in processes.values():
