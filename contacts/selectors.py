@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from pyroaring import BitMap
 
@@ -230,25 +231,23 @@ def contact_count_for_segment(
 
 def contact_counts_for_segments(rules: dict[int, SegmentRules]) -> dict[int, int]:
     """`contact_count_for_segment` for many audiences at once (a page of saved audiences): one
-    read of the label ids, one of the version and one of the cache, then a count per miss."""
+    read of the label ids and one of the index; without the index, one of the version and one
+    of the cache, then one query counting every miss."""
     keys = {key for one in rules.values() for key in one.keys}
     ids = dict(Label.objects.filter(key__in=keys).values_list("key", "pk")) if keys else {}
-    if label_index() is not None:
-        return {pk: len(segment_members(one, ids)) for pk, one in rules.items()}
+    index = label_index()
+    if index is not None:
+        return {pk: len(segment_members(one, ids, index)) for pk, one in rules.items()}
     version = segment_version()
     if version is None:
-        return {pk: _count(one, ids) for pk, one in rules.items()}
+        return _counts(rules, ids)
     cache_keys = {pk: _count_cache_key(one, ids, version) for pk, one in rules.items()}
     found = cache.get_many(list(cache_keys.values()))
-    counts, counted = {}, {}
-    for pk, one in rules.items():
-        count = found.get(cache_keys[pk])
-        if count is None:
-            count = counted[cache_keys[pk]] = _count(one, ids)
-        counts[pk] = count
+    missed = {pk: one for pk, one in rules.items() if found.get(cache_keys[pk]) is None}
+    counted = _counts(missed, ids)
     if counted:
-        cache.set_many(counted, COUNT_CACHE_SECONDS)
-    return counts
+        cache.set_many({cache_keys[pk]: n for pk, n in counted.items()}, COUNT_CACHE_SECONDS)
+    return {pk: counted[pk] if pk in counted else found[cache_keys[pk]] for pk in rules}
 
 
 def segment_members(
@@ -332,14 +331,49 @@ SEARCH_LIKE = {"sqlite": "text LIKE %s", "postgresql": SEARCHED_TEXT + " LIKE %s
 
 
 def _count(rules: SegmentRules, ids: dict[str, int]) -> int:
-    """With an ALL-of label the count walks that label's memberships and probes the rest,
-    which reads far fewer rows than the whole contact table."""
+    counted = _counted(rules, ids)
+    return 0 if counted is None else counted.count()
+
+
+def _counts(rules: dict[int, SegmentRules], ids: dict[str, int]) -> dict[int, int]:
+    """Each audience's count, all in one query: one scalar subquery per audience (a page of
+    saved audiences would otherwise cost one query for each)."""
+    counts = dict.fromkeys(rules, 0)
+    queries = {pk: query for pk, one in rules.items() if (query := _counted(one, ids)) is not None}
+    if not queries:
+        return counts
+    parts, params = [], []
+    for pk, query in list(queries.items()):
+        try:
+            sql, query_params = (
+                query.order_by()
+                .values(n=Func(Value(1), function="COUNT", output_field=IntegerField()))
+                .query.sql_with_params()
+            )
+        except EmptyResultSet:  # rules no contact can match (a label gone from ANY of)
+            del queries[pk]
+            continue
+        parts.append(f"({sql})")
+        params += query_params
+    if not queries:
+        return counts
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    counts.update(zip(queries, row, strict=True))
+    return counts
+
+
+def _counted(rules: SegmentRules, ids: dict[str, int]) -> QuerySet | None:
+    """The rows to count for the rules, or None when nobody can match. With an ALL-of label
+    they are that label's memberships, the rest probed: far fewer rows than the contact
+    table."""
     if not rules.all_of:
-        return Contact.objects.filter(segment_filter(rules, label_ids=ids)).count()
+        return Contact.objects.filter(segment_filter(rules, label_ids=ids))
     if any(k not in ids for k in rules.all_of) or rules.unlabeled:
-        return 0
+        return None
     if rules.any_of and not any(k in ids for k in rules.any_of):
-        return 0
+        return None
     driver, *others = [ids[k] for k in rules.all_of]
     memberships = ContactLabel.objects.filter(label_id=driver)
     for label_id in others:
@@ -353,7 +387,7 @@ def _count(rules: SegmentRules, ids: dict[str, int]) -> int:
         memberships = memberships.exclude(_has(none_ids, outer="contact_id"))
     if rules.search:
         memberships = memberships.filter(_search_q(rules.search, prefix="contact__"))
-    return memberships.count()
+    return memberships
 
 
 def _contact_total_estimate() -> int:
@@ -379,11 +413,49 @@ def contact_page_for_segment(
     read through its label sets; a broad one by walking the index and probing each contact's
     labels.
     """
-    descending, column = sort.startswith("-"), sort.removeprefix("-")
-    key = SORT_KEYS[column]
     ids = _label_ids(rules, label_ids)
     index = label_index()
     members = segment_members(rules, ids, index) if index is not None else None
+    return _page(rules, ids, index, members, per_page, after, before, count, sort)
+
+
+def contact_count_and_page_for_segment(
+    *,
+    rules: SegmentRules,
+    label_ids: dict[str, int] | None = None,
+    per_page: int = 25,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    count: int | None = None,
+    sort: str = "created",
+) -> tuple[int, ContactPage]:
+    """The audience's count (unless given) and one page of it, as the contacts page shows them:
+    `contact_count_for_segment` and `contact_page_for_segment` in one, the label index read and
+    the rules applied to it once for both."""
+    ids = _label_ids(rules, label_ids)
+    index = label_index()
+    members = segment_members(rules, ids, index) if index is not None else None
+    if count is None:
+        if members is not None:
+            count = len(members)
+        else:
+            count = contact_count_for_segment(rules=rules, label_ids=ids)
+    return count, _page(rules, ids, index, members, per_page, after, before, count, sort)
+
+
+def _page(
+    rules: SegmentRules,
+    ids: dict[str, int],
+    index: LabelIndex | None,
+    members: BitMap | None,
+    per_page: int,
+    after: Cursor | None,
+    before: Cursor | None,
+    count: int | None,
+    sort: str,
+) -> ContactPage:
+    descending, column = sort.startswith("-"), sort.removeprefix("-")
+    key = SORT_KEYS[column]
     if members is not None:
         return _page_from_index(
             members,
@@ -467,11 +539,12 @@ def _page_from_index(
 
 
 def _pk_in(pks: BitMap) -> Q:
-    """The contacts with these ids. PostgreSQL gets one array parameter (thousands of `IN`
-    parameters cost it more to parse and plan than to run); SQLite a plain IN list."""
+    """The contacts with these ids, as one parameter: PostgreSQL an array, SQLite a JSON list.
+    Thousands of `IN` parameters cost PostgreSQL more to parse and plan than to run, and cost
+    Django about 1.3 ms per thousand to prepare (a third of a 25-row page from 3,600 members)."""
     if connection.vendor == "postgresql":
         return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", (list(pks),)))
-    return Q(pk__in=list(pks))
+    return Q(pk__in=RawSQL("SELECT value FROM json_each(%s)", (json.dumps(list(pks)),)))
 
 
 def _beyond(cursor: Cursor, *, later: bool) -> Q:

@@ -36,8 +36,8 @@ from contacts.models import Contact as AdminContact
 from contacts.segments import SegmentRules
 from contacts.selectors import (
     audience_label_preview,
+    contact_count_and_page_for_segment,
     contact_count_for_segment,
-    contact_page_for_segment,
     contact_wix_ids_for_change,
     label_chips_for_contacts,
     label_contact_counts,
@@ -152,18 +152,16 @@ def _results_context(form: ContactPageForm, request: HttpRequest) -> dict:
         return {"errors": errors, "rules": getattr(form, "rules", SegmentRules())}
     data, rules = form.cleaned_data, form.rules
     label_ids = {key: label.pk for key, label in form.labels.items()}
-    count = data["count"]
-    if count is None or not (data["after"] or data["before"]):
-        count = contact_count_for_segment(rules=rules, label_ids=label_ids)
     per_page = data["per_page"] or 25
     sort = data["sort"] or "created"
-    page = contact_page_for_segment(
+    count, page = contact_count_and_page_for_segment(
         rules=rules,
         label_ids=label_ids,
         per_page=per_page,
         after=data["after"],
         before=data["before"],
-        count=count,
+        # A page turn carries the count; the first page counts afresh.
+        count=data["count"] if data["after"] or data["before"] else None,
         sort=sort,
     )
     _prepare_rows(page.contacts)
