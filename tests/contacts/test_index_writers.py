@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from contacts import selectors
 from contacts.segments import SegmentRules
 from contacts.selectors import (
+    contact_count_and_page_for_segment,
     contact_count_for_segment,
     contact_page_for_segment,
     contact_rows_for_export,
@@ -109,8 +110,9 @@ def answers(rules: SegmentRules, *, per_page: int, label_id: int) -> dict:
     contacts a bulk add or remove of `label_id` would change, and its export."""
     pages = {}
     for sort in SORTS:
-        first = contact_page_for_segment(rules=rules, per_page=per_page, sort=sort)
-        shown = [[c.wix_id for c in first.contacts], first.has_next]
+        # The first page as the contacts page asks for it (with the count), the next one alone.
+        count, first = contact_count_and_page_for_segment(rules=rules, per_page=per_page, sort=sort)
+        shown = [count, [c.wix_id for c in first.contacts], first.has_next]
         if first.has_next:
             second = contact_page_for_segment(
                 rules=rules, per_page=per_page, sort=sort, after=first.next_cursor
