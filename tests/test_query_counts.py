@@ -289,6 +289,38 @@ def test_recently_deleted_partial(as_manager, manager):
     assert_flat(as_manager, url, labels_with_contacts(manager), 5, headers=HTMX)
 
 
+def labels_in_audiences(manager) -> Callable[[int], None]:
+    """Labels with contacts, used by saved audiences: what the delete and merge panels name."""
+
+    def fill(n):
+        pool = labels(n)
+        contacts(n, give=pool[:3])
+        audiences(n, user=manager)
+        Audience.objects.update(rules={"any_of": ["custom.l1", "custom.l2"]})
+
+    return fill
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "bound"),
+    [
+        pytest.param(reverse("admin:labels_label_edit", args=["custom.l1"]), 5, id="edit"),
+        pytest.param(
+            reverse("admin:labels_label_delete_confirm", args=["custom.l1"]), 6, id="delete"
+        ),
+        pytest.param(
+            reverse("admin:labels_label_merge_preview")
+            + "?source=custom.l1&source=custom.l2&target=custom.l0",
+            9,
+            id="merge",
+        ),
+    ],
+)
+def test_label_row_and_merge_panels(as_manager, manager, url, bound):
+    assert_flat(as_manager, url, labels_in_audiences(manager), bound, headers=HTMX)
+
+
 @pytest.mark.django_db
 def test_label_page(as_manager, manager):
     def fill(n):
