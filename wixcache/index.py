@@ -15,6 +15,12 @@ Which rows are new:
   so the reader keeps a horizon (the `xmin` of its last read) and reads the rows at or above
   it, skipping those it applied already; rows below the horizon were all seen before.
 
+Threads (runserver, a threaded server): refreshes take a lock; answers read the bitmaps
+without it. Each bitmap operation runs whole under the GIL, and a label new to the index gets a
+new dict rather than a new key, so a reader never sees a half-applied operation or a dict that
+changes while it iterates; across the several operations of one answer it may see two
+consecutive states, as two queries would.
+
 The index answers only from committed data. Inside a transaction that may have written (an
 atomic block), `label_index()` gives None and callers ask the database instead: bitmaps shared
 by the whole process must never take in a change that may still roll back.
@@ -154,8 +160,9 @@ class LabelIndex:
                 target = self.everyone
             else:
                 target = self.labels.get(label_id)
-                if target is None:
-                    target = self.labels[label_id] = BitMap()
+                if target is None:  # a new dict, not a new key: another thread may iterate it
+                    target = BitMap()
+                    self.labels = {**self.labels, label_id: target}
             if added:
                 target.add(contact_id)
             else:
