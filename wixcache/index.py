@@ -18,8 +18,10 @@ Which rows are new:
 Threads (runserver, a threaded server): refreshes take a lock; answers read the bitmaps
 without it. Each bitmap operation runs whole under the GIL, and a label new to the index gets a
 new dict rather than a new key, so a reader never sees a half-applied operation or a dict that
-changes while it iterates; across the several operations of one answer it may see two
-consecutive states, as two queries would.
+changes while it iterates. But a refresh applies a transaction's rows one by one, so an
+answer computed meanwhile may see part of a transaction (a merge's additions without its
+removals): in a threaded server a count can be briefly off. Production's gunicorn workers run
+one request at a time.
 
 The index answers only from committed data. Inside a transaction that may have written (an
 atomic block), `label_index()` gives None and callers ask the database instead: bitmaps shared
@@ -28,13 +30,16 @@ by the whole process must never take in a change that may still roll back.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
 from dataclasses import dataclass, field
 
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from pyroaring import BitMap
+
+logger = logging.getLogger(__name__)
 
 EVERYONE = 0  # the log's label id for "a contact"
 RESET = -1  # the log's label id for "rebuild" (a TRUNCATE)
@@ -205,10 +210,13 @@ def _read_sqlite(connection) -> tuple:
     with connection.cursor() as cursor:
         cursor.execute("BEGIN DEFERRED")
         try:
-            cursor.execute("SELECT epoch FROM wixcache_index_state")
-            epoch = cursor.fetchone()[0]
-            cursor.execute("SELECT COALESCE(MAX(id), 0) FROM wixcache_index_change")
-            position = cursor.fetchone()[0]
+            # The position is past the pruned rows too: after a prune that emptied the log,
+            # MAX(id) alone would leave this process "behind" the prune, rebuilding every read.
+            cursor.execute(
+                "SELECT epoch, MAX(pruned_id, (SELECT COALESCE(MAX(id), 0) "
+                "FROM wixcache_index_change)) FROM wixcache_index_state"
+            )
+            epoch, position = cursor.fetchone()
             grouped: dict[int, list[int]] = {}
             cursor.execute("SELECT label_id, contact_id FROM contacts_contactlabel")
             for label_id, contact_id in cursor.fetchall():
@@ -234,41 +242,73 @@ _indexes: dict[str, LabelIndex] = {}
 _lock = threading.Lock()
 
 
+_resting: dict[str, float] = {}  # alias -> when the index may be tried again after an error
+REST_SECONDS = 60
+
+
 def label_index(alias: str = "default") -> LabelIndex | None:
     """This process's index of the database, brought up to date; None where it must not answer
-    (inside a transaction, or with its triggers missing)."""
+    (inside a transaction, with its triggers missing, or for a minute after it failed: a
+    database error, or a contact id the 32-bit bitmaps cannot hold). The database answers
+    then, more slowly; a person sees no error."""
     if connections[alias].in_atomic_block:
         return None
     with _lock:
+        if _resting.get(alias, 0.0) > time.monotonic():
+            return None
         index = _indexes.get(alias)
         if index is None:
             index = _indexes[alias] = LabelIndex(alias)
-        return index if index.refresh() else None
+        try:
+            return index if index.refresh() else None
+        except (DatabaseError, OverflowError):
+            logger.warning(
+                "The label index failed and steps aside for %s s; the database answers.",
+                REST_SECONDS,
+                exc_info=True,
+            )
+            _indexes.pop(alias, None)  # half applied: built afresh when tried again
+            _resting[alias] = time.monotonic() + REST_SECONDS
+            return None
 
 
 def index_prune(*, alias: str = "default", keep_seconds: int = KEEP_SECONDS) -> int:
     """Delete log rows older than `keep_seconds`, noting the highest id and transaction id
-    deleted: a process that had not read up to them builds its bitmaps again."""
+    deleted: a process that had not read up to them builds its bitmaps again.
+
+    What is noted is what was deleted: on PostgreSQL one statement deletes and reports
+    (a SELECT then a DELETE would each see what had committed by then, and a writer committing
+    in between would lose rows that no note covers); SQLite writes one transaction at a time."""
     cutoff = int(time.time()) - keep_seconds
     connection = connections[alias]
     with transaction.atomic(using=alias), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT MAX(id), COALESCE(MAX(xid), 0) FROM wixcache_index_change WHERE at < %s",
-            [cutoff],
-        )
-        pruned_id, pruned_xid = cursor.fetchone()
-        if pruned_id is None:
-            return 0
-        cursor.execute(PRUNED_SQL[connection.vendor], [pruned_id, pruned_xid])
-        cursor.execute("DELETE FROM wixcache_index_change WHERE at < %s", [cutoff])
-        return cursor.rowcount
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "WITH gone AS (DELETE FROM wixcache_index_change WHERE at < %s RETURNING id, xid) "
+                "SELECT MAX(id), COALESCE(MAX(xid), 0), COUNT(*) FROM gone",
+                [cutoff],
+            )
+            pruned_id, pruned_xid, deleted = cursor.fetchone()
+        else:
+            cursor.execute("SELECT MAX(id), 0 FROM wixcache_index_change WHERE at < %s", [cutoff])
+            pruned_id, pruned_xid = cursor.fetchone()
+            cursor.execute("DELETE FROM wixcache_index_change WHERE at < %s", [cutoff])
+            deleted = cursor.rowcount
+        if pruned_id is not None:
+            cursor.execute(PRUNED_SQL[connection.vendor], [pruned_id, pruned_xid])
+        return deleted
 
 
 def index_check(alias: str = "default") -> list[str]:
-    """Differences between a freshly built index and this process's, in plain words."""
+    """Differences between a freshly built index and this process's, in plain words. A write
+    landing between the two reads shows as a difference: the comparison is made once more."""
+    return _differences(alias) and _differences(alias)
+
+
+def _differences(alias: str) -> list[str]:
     current = label_index(alias)
     if current is None:
-        return ["The index cannot be used: its database triggers are missing."]
+        return ["The index cannot be used: its database triggers are missing, or it failed."]
     fresh = LabelIndex(alias)
     fresh.rebuild()
     problems = []
