@@ -29,7 +29,13 @@ from labelsite.wix.records import ContactWalkPage, wix_datetime
 from sync.models import SyncDeletion, SyncRun
 from wixcache.budget import site_client
 from wixcache.models import Contact, ContactLabel, Label
-from wixcache.store import LabelsReplaced, contacts_delete, contacts_store, labels_replace
+from wixcache.store import (
+    LabelsReplaced,
+    contacts_delete,
+    contacts_store,
+    labels_gone_mark,
+    labels_replace,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +61,19 @@ def labels_pull(*, client: WixClient) -> LabelsReplaced:
 
     A cached label the walk did not meet is deleted only once Wix confirms it is gone (its GET
     answers 404): a label deleted in Wix during the walk shifts the pages, and another label
-    can slip past unseen.
+    can slip past unseen. The cache moves during the walk too: a label deleted here meanwhile
+    (after the walk listed it) is not brought back, and one cached meanwhile is not deleted.
     """
+    mark = labels_gone_mark()
     labels = {label.key: label for label in client.iter_labels()}
+    gone = []
     for key in Label.objects.exclude(key__in=list(labels)).values_list("key", flat=True):
-        with contextlib.suppress(WixNotFound):  # a 404 confirms it gone: labels_replace deletes it
+        try:
             labels[key] = client.get_label(key)
-    labels = list(labels.values())
+        except WixNotFound:  # confirmed gone
+            gone.append(key)
     with transaction.atomic():
-        result = labels_replace(labels)
+        result = labels_replace(labels.values(), gone_after=mark, gone=gone)
         labels_log_wix_changes(result)
     return result
 

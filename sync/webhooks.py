@@ -20,7 +20,7 @@ from labelsite.wix.records import WixContact, WixLabel
 from labelsite.wix.webhooks import WixEvent, decode_event
 from sync.models import WebhookEvent
 from sync.tasks import labels_pull_for_contacts
-from wixcache.models import Contact, Label
+from wixcache.models import Contact, Label, LabelGone
 from wixcache.store import (
     LabelsReplaced,
     contacts_delete,
@@ -56,6 +56,15 @@ def _deleted_later(event: WixEvent) -> bool:
     return later.exists()
 
 
+def _let_go_later(event: WixEvent) -> bool:
+    """The cache let go of this label after the event happened (a person deleted it here, or a
+    sync found it gone) while the event was on its way: it must not come back."""
+    when = event.event_time or event.entity.updated_date
+    if when is None or Label.objects.filter(key=event.entity_id).exists():
+        return False
+    return LabelGone.objects.filter(key=event.entity_id, gone_at__gt=when).exists()
+
+
 def _apply_label(event: WixEvent) -> str:
     if event.is_deletion:
         memberships_write_lock()  # the one lock order: before the label row
@@ -65,7 +74,7 @@ def _apply_label(event: WixEvent) -> str:
         labels_log_wix_changes(LabelsReplaced(deleted=[label]), how="webhook")
         labels_delete([label.pk])
         return "label deleted"
-    if not isinstance(event.entity, WixLabel) or _deleted_later(event):
+    if not isinstance(event.entity, WixLabel) or _deleted_later(event) or _let_go_later(event):
         return "ignored: label deleted later"
     stored = label_store(event.entity)
     if stored.stale:

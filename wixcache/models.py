@@ -108,6 +108,22 @@ class ContactLabel(models.Model):
         return f"{self.contact_id} has {self.label_id}"
 
 
+class LabelGone(models.Model):
+    """A label key the cache let go of (deleted here or in Wix), in order. A pull of Wix's
+    labels that began before it may still have listed the label, and must not bring it back;
+    a late webhook about it must not either (`wixcache.store.labels_replace`, `sync.webhooks`).
+    Rows older than a day are pruned: no pull lasts that long."""
+
+    key = models.CharField(max_length=255, db_index=True)
+    gone_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.key} gone at {self.gone_at:%Y-%m-%d %H:%M:%S}"
+
+
 class WixRequest(models.Model):
     """One request sent to Wix for this site in the last minute: the site's rate budget, shared
     by every process on every machine (see `wixcache.budget`)."""

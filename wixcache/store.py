@@ -11,12 +11,14 @@ import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
+from django.utils import timezone
 
 from labelsite.wix.records import WixContact, WixLabel
-from wixcache.models import Contact, ContactLabel, Label
+from wixcache.models import Contact, ContactLabel, Label, LabelGone
 
 LABEL_FIELDS = (
     "display_name",
@@ -94,14 +96,32 @@ class LabelsReplaced:
     ids_by_key: dict[str, int] = field(default_factory=dict)
 
 
-def labels_replace(records: Iterable[WixLabel]) -> LabelsReplaced:
-    """Make the Label table equal to Wix's whole list of labels (a few thousand at most)."""
+def labels_gone_mark() -> int:
+    """Where the record of labels the cache let go of ends now. A pull takes it before it walks
+    Wix's labels, and hands it to `labels_replace`."""
+    return LabelGone.objects.aggregate(last=Max("pk"))["last"] or 0
+
+
+def labels_replace(
+    records: Iterable[WixLabel], *, gone_after: int | None = None, gone: Iterable[str] | None = None
+) -> LabelsReplaced:
+    """Make the Label table equal to Wix's whole list of labels (a few thousand at most).
+
+    `records` is a walk of Wix's labels, which takes a while; the cache moves meanwhile. With
+    `gone_after` (a `labels_gone_mark` taken before the walk), a label the cache let go of since
+    is not brought back: the walk listed it before it went. With `gone` (the keys Wix confirmed
+    deleted), only those are deleted here; a label cached after the walk is kept.
+    """
     remote = {record.key: record for record in records}
     result = LabelsReplaced()
     touched: list[Label] = []  # only Wix's updated date moved: written, not reported
     with transaction.atomic(savepoint=False):
         memberships_write_lock()  # it may delete labels (and memberships): the one lock order
         local = {label.key: label for label in Label.objects.all()}
+        if gone_after is not None:
+            went = LabelGone.objects.filter(pk__gt=gone_after, key__in=remote.keys() - local.keys())
+            for key in went.values_list("key", flat=True):
+                del remote[key]
         for key, record in remote.items():
             values = _label_values(record)
             current = local.get(key)
@@ -117,7 +137,10 @@ def labels_replace(records: Iterable[WixLabel]) -> LabelsReplaced:
                     result.updated.append((current, previous_name))
                 else:
                     touched.append(current)
-        result.deleted = [label for key, label in local.items() if key not in remote]
+        confirmed = local.keys() if gone is None else set(gone)
+        result.deleted = [
+            label for key, label in local.items() if key not in remote and key in confirmed
+        ]
 
         if result.created:
             # A person may have created one of them here meanwhile (write-through): keep theirs.
@@ -147,13 +170,24 @@ def memberships_write_lock() -> None:
             cursor.execute("SELECT 1 FROM contacts_segment_version WHERE id = 1 FOR UPDATE")
 
 
+LABEL_GONE_KEPT = timedelta(days=1)
+
+
 def labels_delete(pks: Sequence[int]) -> None:
     """Delete labels and their memberships. The rows are locked first (label rows before
-    membership writes, as everywhere), so that no sync page or job adds a membership meanwhile."""
+    membership writes, as everywhere), so that no sync page or job adds a membership meanwhile.
+    Their keys are written down as gone (see `labels_replace`)."""
     with transaction.atomic(savepoint=False):
         memberships_write_lock()
-        list(Label.objects.select_for_update().filter(pk__in=pks).order_by("pk"))
+        keys = list(
+            Label.objects.select_for_update()
+            .filter(pk__in=pks)
+            .order_by("pk")
+            .values_list("key", flat=True)
+        )
         Label.objects.filter(pk__in=pks).delete()
+        LabelGone.objects.filter(gone_at__lt=timezone.now() - LABEL_GONE_KEPT).delete()
+        LabelGone.objects.bulk_create([LabelGone(key=key) for key in keys])
 
 
 def label_ids_locked(keys: Iterable[str]) -> dict[str, int]:

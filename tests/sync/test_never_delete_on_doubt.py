@@ -8,12 +8,15 @@ while more remain (`short_pages`), labels deleted in Wix while a pull pages thro
 
 import random
 from dataclasses import replace
+from unittest.mock import patch
 
 import pytest
 
+from labels.services import label_create, label_delete
+from sync import service as sync_service
 from sync.models import SyncDeletion, SyncRun
 from sync.service import labels_pull, sync_wix
-from tests.fixtures.cache import assert_cache_equals_wix
+from tests.fixtures.cache import assert_cache_equals_wix, cache_state, wix_state
 from tests.fixtures.database import subprocess_env
 from tests.fixtures.processes import kill_full_syncs
 from wixcache.models import Contact, Label
@@ -226,3 +229,59 @@ def test_a_contact_stored_before_its_label_was_known_gets_it_from_the_next_sync(
         key
     ]
     assert_cache_equals_wix(sandbox)
+
+
+def test_a_label_deleted_here_during_a_pull_is_not_brought_back(
+    synced, sandbox, sync_client, manager
+):
+    """The walk lists a label; a person deletes it (Wix, then the cache) before the walk ends.
+    Found by the soak: the pull wrote the label back, a zombie with no contacts."""
+    synced(contacts=60, labels=6, seed=31)
+    victim = Label.objects.filter(key__startswith="custom.").order_by("key").first()
+    walk = sync_client.iter_labels
+
+    def walk_then_delete(*args, **kwargs):
+        yield from walk(*args, **kwargs)  # every label listed, the victim among them
+        label_delete(label=victim, expected_name=victim.display_name, user=manager)
+
+    with patch.object(sync_client, "iter_labels", walk_then_delete):
+        pulled = labels_pull(client=sync_client)
+
+    assert not Label.objects.filter(key=victim.key).exists()
+    assert victim.key not in pulled.ids_by_key
+    assert not [label for label in pulled.created if label.key == victim.key]
+    assert cache_state()[0] == wix_state(sandbox)[0]
+
+
+def test_a_label_cached_after_the_walk_checked_is_not_deleted(
+    synced, sandbox, sync_client, manager
+):
+    """A person makes a label after the walk and its 404 checks, before the pull writes: it is
+    in Wix and here, and the pull must not delete it (with a "Deleted in Wix" history)."""
+    synced(contacts=60, labels=6, seed=32)
+    replace = sync_service.labels_replace
+    made = []
+
+    def create_then_replace(*args, **kwargs):
+        made.append(label_create(display_name="Made meanwhile", user=manager)[0])
+        return replace(*args, **kwargs)
+
+    with patch.object(sync_service, "labels_replace", create_then_replace):
+        pulled = labels_pull(client=sync_client)
+
+    assert not pulled.deleted
+    assert Label.objects.filter(key=made[0].key).exists()
+    assert cache_state()[0] == wix_state(sandbox)[0]
+
+
+def test_a_label_deleted_in_wix_is_still_deleted_by_the_pull(synced, sandbox, sync_client):
+    """The two guards above take nothing from the pull's own work."""
+    wix = synced(contacts=60, labels=6, seed=33)
+    key = next(lb["key"] for lb in wix["labels"] if lb["key"].startswith("custom."))
+    assert sandbox.api("DELETE", f"/contacts/v4/labels/{key}").ok
+
+    pulled = labels_pull(client=sync_client)
+
+    assert [label.key for label in pulled.deleted] == [key]
+    assert not Label.objects.filter(key=key).exists()
+    assert cache_state()[0] == wix_state(sandbox)[0]

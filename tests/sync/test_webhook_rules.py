@@ -10,6 +10,7 @@ from sync.models import WebhookEvent
 from sync.tasks import labels_pull_for_contacts
 from tests.fixtures.webhooks import post_webhook, signed
 from wixcache.models import Contact, Label
+from wixcache.store import labels_delete
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("webhook_key")]
 
@@ -103,3 +104,38 @@ def test_a_webhook_asks_wix_nothing_even_for_an_unknown_label(
 
     assert outcome.endswith("labels found, 1 contacts stored again.")
     assert set(contact.labels.values_list("key", flat=True)) == {known_key, fresh_key}
+
+
+def test_a_late_event_about_a_label_deleted_here_since_does_not_bring_it_back(client):
+    """A person deleted the label here after Wix sent an update about it; the update arrives
+    late. A label made again with that key later in Wix does come back."""
+    assert (
+        post_webhook(
+            client,
+            signed("wix.contacts.v4.label_created", "custom.vip", slug="created", entity=LABEL),
+        ).status_code
+        == 200
+    )
+    labels_delete([Label.objects.get(key="custom.vip").pk])
+    renamed = {**LABEL, "displayName": "VIP 2", "updatedDate": "2026-01-02T00:00:00.000Z"}
+
+    late = signed(
+        "wix.contacts.v4.label_updated",
+        "custom.vip",
+        slug="updated",
+        entity=renamed,
+        when="2026-01-02T00:00:00.000Z",
+    )
+    assert post_webhook(client, late).json()["outcome"] == "ignored: label deleted later"
+    assert not Label.objects.filter(key="custom.vip").exists()
+
+    made_again = {**LABEL, "createdDate": "2099-01-01T00:00:00.000Z"}
+    later = signed(
+        "wix.contacts.v4.label_created",
+        "custom.vip",
+        slug="created",
+        entity={**made_again, "updatedDate": "2099-01-01T00:00:00.000Z"},
+        when="2099-01-01T00:00:00.000Z",
+    )
+    assert post_webhook(client, later).json()["outcome"] == "label created"
+    assert Label.objects.filter(key="custom.vip").exists()
