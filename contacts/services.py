@@ -23,13 +23,20 @@ from journal.services import (
     operation_refs_add,
 )
 from labels.models import LabelJob
-from labels.services import bulk_reverse, label_ref, labels_check
+from labels.services import (
+    GONE_MEANWHILE,
+    LabelError,
+    bulk_reverse,
+    label_gone_meanwhile,
+    label_ref,
+    labels_check,
+)
 from labels.tasks import label_job_start
 from labelsite.wix import WixClient
 from labelsite.wix.records import WixContact
 from wixcache.budget import site_client
 from wixcache.models import Contact, Label
-from wixcache.store import contacts_store, label_store
+from wixcache.store import contacts_store, label_store, labels_gone_mark
 
 
 def _wix(client: WixClient | None):
@@ -316,7 +323,7 @@ def audience_label_start(
         kind=Operation.Kind.AUDIENCE_LABEL,
         user=user,
         summary=f"Give label “{label_name}” to audience “{audience.name}”",
-        args={"name": label_name, "audience": audience.pk},
+        args={"name": label_name, "audience": audience.pk, "gone_after": labels_gone_mark()},
         refs=[audience_ref(audience)],
     )
     with asking_wix(op), _wix(client) as wix:
@@ -328,24 +335,39 @@ def audience_label_start(
 def audience_label_made(
     op: Operation, record, *, created: bool, audience: Audience | None, user
 ) -> LabelJob | None:
-    """Wix has the label: cache it and queue the job, in one transaction with the journal."""
+    """Wix has the label: cache it and queue the job, in one transaction with the journal. A
+    label Wix had, and that was deleted meanwhile, is not brought back; nobody gets it."""
     with transaction.atomic():
-        label = label_store(record).label
-        operation_refs_add(op, [label_ref(label)])
-        if audience is None:  # deleted meanwhile: the label stays, nobody gets it
-            operation_done(op, outcome="The audience was deleted meanwhile; nobody got the label.")
-            return None
-        rules = SegmentRules.from_json(audience.rules)
-        wix_ids = contact_wix_ids_for_change(rules=rules, add_ids=[label.pk])
-        op.args = {**op.args, "key": label.key, "changed_before_jobs": created}
-        op.reverse = bulk_reverse([label.key], [], wix_ids)
-        op.save(update_fields=["args", "reverse"])
-        job = label_job_start(
-            requested_by=user,
-            description=f"Give label “{label}” to audience “{audience}”",
-            contact_ids=wix_ids,
-            add_keys=[label.key],
-            kind=LabelJob.Kind.AUDIENCE,
-            operation=op,
-        )
+        stored = label_store(record, gone_after=None if created else op.args.get("gone_after"))
+        if stored.gone:
+            operation_done(op, outcome=GONE_MEANWHILE)
+            job = None
+        else:
+            job = _audience_label_job(
+                op, stored.label, created=created, audience=audience, user=user
+            )
+    if stored.gone:
+        raise LabelError(label_gone_meanwhile(record.display_name))
     return job
+
+
+def _audience_label_job(
+    op: Operation, label: Label, *, created: bool, audience: Audience | None, user
+) -> LabelJob | None:
+    operation_refs_add(op, [label_ref(label)])
+    if audience is None:  # deleted meanwhile: the label stays, nobody gets it
+        operation_done(op, outcome="The audience was deleted meanwhile; nobody got the label.")
+        return None
+    rules = SegmentRules.from_json(audience.rules)
+    wix_ids = contact_wix_ids_for_change(rules=rules, add_ids=[label.pk])
+    op.args = {**op.args, "key": label.key, "changed_before_jobs": created}
+    op.reverse = bulk_reverse([label.key], [], wix_ids)
+    op.save(update_fields=["args", "reverse"])
+    return label_job_start(
+        requested_by=user,
+        description=f"Give label “{label}” to audience “{audience}”",
+        contact_ids=wix_ids,
+        add_keys=[label.key],
+        kind=LabelJob.Kind.AUDIENCE,
+        operation=op,
+    )

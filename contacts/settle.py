@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.db import transaction
 from django.urls import reverse
 
@@ -13,6 +15,7 @@ from journal.models import Operation
 from journal.references import KeyUser
 from journal.services import operation_failed
 from journal.settle import settler
+from labels.services import LabelError
 from labels.settle import CLOCK_SKEW, label_jobs_settle
 from labelsite.wix import WixClient
 from wixcache.store import contacts_store
@@ -60,7 +63,8 @@ def audience_label_settle(op: Operation, *, client: WixClient) -> None:
         return
     created = record.created_date is None or record.created_date >= op.created_at - CLOCK_SKEW
     audience = Audience.objects.filter(pk=op.args["audience"]).first()
-    audience_label_made(op, record, created=created, audience=audience, user=op.user)
+    with contextlib.suppress(LabelError):  # deleted meanwhile: the operation says so, and is done
+        audience_label_made(op, record, created=created, audience=audience, user=op.user)
 
 
 def audiences_key_replace(sender, *, old_key: str, new_key: str, **kwargs) -> None:

@@ -63,6 +63,7 @@ from labels.selectors import (
     label_map_for_keys,
     label_with_name,
 )
+from labels.services import LabelError
 from labelsite.pickers import Picker
 from labelsite.views import HtmxHttpRequest, permission_required
 from labelsite.wix import WixError
@@ -519,7 +520,7 @@ def audience_wix_label_start(request: HtmxHttpRequest, audience_id: int):
             context["job"] = audience_label_start(
                 audience=audience, label_name=form.cleaned_data["name"], user=request.user
             )
-        except WixError as error:
+        except (WixError, LabelError) as error:
             context["wix_error"] = str(error)
     return TemplateResponse(request, f"{PAGE}#wix-label", context)
 

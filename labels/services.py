@@ -36,7 +36,12 @@ from labels.tasks import label_job_start, run_label_job
 from labelsite.wix import WixClient, WixConflict, WixNotFound
 from wixcache.budget import site_client
 from wixcache.models import Contact, ContactLabel, Label
-from wixcache.store import label_store, labels_delete, memberships_write_lock
+from wixcache.store import (
+    label_store,
+    labels_delete,
+    labels_gone_mark,
+    memberships_write_lock,
+)
 
 NAME_MAX_LENGTH = 180
 # Invisible characters that make two names look alike or turn the text around: bidi embeddings,
@@ -136,7 +141,7 @@ def label_create(*, display_name: str, user) -> tuple[Label, bool]:
         kind=Operation.Kind.LABEL_CREATE,
         user=user,
         summary=f"Create label “{name}”",
-        args={"name": name},
+        args={"name": name, "gone_after": labels_gone_mark()},
     )
     with asking_wix(op), site_client(interactive=True) as client:
         record, created = client.find_or_create_label(name)
@@ -145,20 +150,37 @@ def label_create(*, display_name: str, user) -> tuple[Label, bool]:
 
 @hands_over_on_error
 def label_created(op: Operation, record, *, created: bool, user) -> Label:
-    """The cache and the journal follow a label Wix made (or already had)."""
+    """The cache and the journal follow a label Wix made (or already had: unless it was
+    deleted meanwhile, here or in Wix, after Wix answered)."""
     with transaction.atomic():
-        label = label_store(record).label
-        if created:
-            label_log(
-                user=user or sync_user(),
-                label=label,
-                action=ADDITION,
-                message=f"Created “{label.display_name}” in Wix (key {label.key}).",
-            )
-        operation_refs_add(op, [label_ref(label)])
-        outcome = "Made in Wix." if created else "Wix had a label of that name already."
-        operation_done(op, outcome=outcome, args={**op.args, "key": label.key})
+        stored = label_store(record, gone_after=None if created else op.args.get("gone_after"))
+        label = stored.label
+        if stored.gone:
+            operation_done(op, outcome=GONE_MEANWHILE, args={**op.args, "key": label.key})
+        else:
+            if created:
+                label_log(
+                    user=user or sync_user(),
+                    label=label,
+                    action=ADDITION,
+                    message=f"Created “{label.display_name}” in Wix (key {label.key}).",
+                )
+            operation_refs_add(op, [label_ref(label)])
+            outcome = "Made in Wix." if created else "Wix had a label of that name already."
+            operation_done(op, outcome=outcome, args={**op.args, "key": label.key})
+    if stored.gone:
+        raise LabelStale(label_gone_meanwhile(record.display_name), label=None)
     return label
+
+
+GONE_MEANWHILE = "Wix had a label of that name, and it was deleted meanwhile: nothing was made."
+
+
+def label_gone_meanwhile(name: str) -> str:
+    return (
+        f"Wix had a label called “{name}”, and it was deleted while you were asking for it; "
+        "nothing was made. Try again to make it anew."
+    )
 
 
 def label_rename(*, label: Label, display_name: str, expected_name: str, user) -> Label:

@@ -24,7 +24,7 @@ from labels.services import (
 )
 from labels.tasks import run_label_job
 from labelsite.wix import WixClient, WixNotFound
-from wixcache.models import Label
+from wixcache.models import Label, LabelGone
 from wixcache.store import label_store, memberships_write_lock
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,10 @@ def _deleted_since(key: str) -> bool:
     the label is gone for good, and storing what Wix said a moment ago would bring it back. The
     memberships lock orders this after any delete still writing."""
     memberships_write_lock()
-    return LabelDeletion.objects.filter(key=key).exists()
+    return (
+        LabelDeletion.objects.filter(key=key).exists()
+        or LabelGone.objects.filter(key=key).exists()  # deleted by a sync or a webhook
+    )
 
 
 @settler(Operation.Kind.LABEL_RENAME)

@@ -55,14 +55,25 @@ class LabelStored:
     changed: bool = False
     previous_name: str | None = None
     stale: bool = False  # Wix's record was older than the cache's: nothing was written
+    gone: bool = False  # the cache let go of the label after the answer was asked for: not written
 
 
-def label_store(record: WixLabel) -> LabelStored:
+def label_store(record: WixLabel, *, gone_after: int | None = None) -> LabelStored:
     """Write one label as Wix answered it. The row is locked; an answer older than what the
-    cache holds (events can arrive late) changes nothing."""
+    cache holds (events can arrive late) changes nothing. With `gone_after` (a
+    `labels_gone_mark` taken before Wix was asked), a label the cache let go of since is not
+    brought back: Wix answered before it was deleted."""
     values = _label_values(record)
     with transaction.atomic(savepoint=False):
+        if gone_after is not None:
+            memberships_write_lock()  # after any deletion still writing (the one lock order)
         current = Label.objects.select_for_update().filter(key=record.key).first()
+        if (
+            current is None
+            and gone_after is not None
+            and LabelGone.objects.filter(key=record.key, pk__gt=gone_after).exists()
+        ):
+            return LabelStored(Label(key=record.key, **values), gone=True)
         if current is None:
             try:
                 with transaction.atomic():
