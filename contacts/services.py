@@ -338,7 +338,7 @@ def audience_label_made(
     """Wix has the label: cache it and queue the job, in one transaction with the journal. A
     label Wix had, and that was deleted meanwhile, is not brought back; nobody gets it."""
     with transaction.atomic():
-        stored = label_store(record, gone_after=None if created else op.args.get("gone_after"))
+        stored = label_store(record, gone_after=op.args.get("gone_after"))
         if stored.gone:
             operation_done(op, outcome=GONE_MEANWHILE)
             job = None

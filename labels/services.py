@@ -153,7 +153,7 @@ def label_created(op: Operation, record, *, created: bool, user) -> Label:
     """The cache and the journal follow a label Wix made (or already had: unless it was
     deleted meanwhile, here or in Wix, after Wix answered)."""
     with transaction.atomic():
-        stored = label_store(record, gone_after=None if created else op.args.get("gone_after"))
+        stored = label_store(record, gone_after=op.args.get("gone_after"))
         label = stored.label
         if stored.gone:
             operation_done(op, outcome=GONE_MEANWHILE, args={**op.args, "key": label.key})
@@ -205,9 +205,16 @@ def label_rename(*, label: Label, display_name: str, expected_name: str, user) -
     )
     with asking_wix(op), site_client(interactive=True) as client:
         try:
+            mark = labels_gone_mark()
             current = client.get_label(label.key)
             if current.display_name != expected_name:
-                label = label_store(current).label
+                stored = label_store(current, gone_after=mark)
+                if stored.gone:  # deleted here after Wix answered: it stays deleted
+                    raise LabelStale(
+                        f"“{expected_name}” was deleted meanwhile, so it cannot be renamed.",
+                        label=None,
+                    )
+                label = stored.label
                 raise LabelStale(
                     f"This label was renamed in Wix to “{label.display_name}” meanwhile; "
                     "nothing was changed. Here it is as it is now.",
@@ -235,19 +242,19 @@ def label_renamed(op: Operation, record, *, user) -> Label:
         label = Label.objects.select_for_update().filter(key=record.key).first()
         if label is None:
             operation_done(op, outcome="Renamed in Wix; the label was deleted here meanwhile.")
-            raise LabelStale(
-                f"“{op.args['from']}” was deleted while you were renaming it.", label=None
+        else:
+            old_name = label.display_name
+            label = label_store(record).label
+            label_log(
+                user=user or sync_user(),
+                label=label,
+                action=CHANGE,
+                message=f"Renamed from “{old_name}” to “{label.display_name}” (key {label.key}).",
             )
-        old_name = label.display_name
-        label = label_store(record).label
-        label_log(
-            user=user or sync_user(),
-            label=label,
-            action=CHANGE,
-            message=f"Renamed from “{old_name}” to “{label.display_name}” (key {label.key}).",
-        )
-        operation_refs_add(op, [label_ref(label)])
-        operation_done(op, outcome="Renamed in Wix.")
+            operation_refs_add(op, [label_ref(label)])
+            operation_done(op, outcome="Renamed in Wix.")
+    if label is None:  # raised after the block, so that the operation's outcome is kept
+        raise LabelStale(f"“{op.args['from']}” was deleted while you were renaming it.", label=None)
     return label
 
 
@@ -527,11 +534,12 @@ def restore_run(step: dict, *, op: Operation, user, client: WixClient | None = N
     deletion = LabelDeletion.objects.get(pk=step["deletion"])
     if deletion.restored_at is None:
         restore_check(step)
+        mark = labels_gone_mark()
         with asking_wix(op), contextlib.ExitStack() as stack:
             wix = client or stack.enter_context(site_client(interactive=True))
             record, created = wix.find_or_create_label(deletion.display_name)
         if not created:
-            label_store(record)
+            label_store(record, gone_after=mark)
             raise LabelError(
                 f"Wix has a label called “{record.display_name}” again (key {record.key}), "
                 "and it is not the deleted one. Rename or delete that label, then undo."

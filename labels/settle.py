@@ -25,7 +25,7 @@ from labels.services import (
 from labels.tasks import run_label_job
 from labelsite.wix import WixClient, WixNotFound
 from wixcache.models import Label, LabelGone
-from wixcache.store import label_store, memberships_write_lock
+from wixcache.store import label_store, labels_gone_mark, memberships_write_lock
 
 logger = logging.getLogger(__name__)
 CLOCK_SKEW = timedelta(seconds=60)  # between Wix's clock and ours, when telling new from old
@@ -136,13 +136,14 @@ def label_delete_settle(op: Operation, *, client: WixClient) -> None:
     if deletion is None:  # the crash came before the undo record: Wix was not asked
         operation_failed(op, "Nothing was deleted.")
         return
+    mark = labels_gone_mark()
     try:
         record = client.get_label(deletion.key)
     except WixNotFound:
         label_deleted(op, deletion, user=op.user)
         return
     with transaction.atomic():
-        label_store(record)
+        label_store(record, gone_after=mark)  # not if deleted since, by a webhook or a sync
         deletion.delete()
         operation_failed(op, "Wix still has the label: nothing was deleted.")
 
@@ -199,13 +200,14 @@ def delete_settle(step: dict, *, op: Operation, client: WixClient) -> list | Non
     deletion = LabelDeletion.objects.filter(operation=op, key=step["key"]).first()
     if deletion is None:  # not written: Wix was not asked (or the label was gone already)
         return None if Label.objects.filter(key=step["key"]).exists() else []
+    mark = labels_gone_mark()
     try:
         record = client.get_label(step["key"])
     except WixNotFound:
         label_deleted(op, deletion, user=op.user, finish=False)
         return [{"type": "restore", "deletion": deletion.pk}]
     with transaction.atomic():
-        label_store(record)
+        label_store(record, gone_after=mark)
         deletion.delete()
     return None
 

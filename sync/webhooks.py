@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from journal.models import Operation, OperationRef
 from journal.services import operation_done, operation_plan
 from labels.history import labels_log_wix_changes
+from labels.settle import CLOCK_SKEW
 from labelsite.wix.records import WixContact, WixLabel
 from labelsite.wix.webhooks import WixEvent, decode_event
 from sync.models import WebhookEvent
@@ -58,11 +59,16 @@ def _deleted_later(event: WixEvent) -> bool:
 
 def _let_go_later(event: WixEvent) -> bool:
     """The cache let go of this label after the event happened (a person deleted it here, or a
-    sync found it gone) while the event was on its way: it must not come back."""
-    when = event.event_time or event.entity.updated_date
-    if when is None or Label.objects.filter(key=event.entity_id).exists():
+    sync found it gone) while the event was on its way: it must not come back. Wix's clock and
+    ours may differ by CLOCK_SKEW, and an event without a time may be of any age: in doubt the
+    event is ignored, and the next label pull brings a label Wix really has."""
+    if Label.objects.filter(key=event.entity_id).exists():
         return False
-    return LabelGone.objects.filter(key=event.entity_id, gone_at__gt=when).exists()
+    gone = LabelGone.objects.filter(key=event.entity_id)
+    when = event.event_time or event.entity.updated_date
+    if when is not None:
+        gone = gone.filter(gone_at__gt=when - CLOCK_SKEW)
+    return gone.exists()
 
 
 def _apply_label(event: WixEvent) -> str:
@@ -74,6 +80,9 @@ def _apply_label(event: WixEvent) -> str:
         labels_log_wix_changes(LabelsReplaced(deleted=[label]), how="webhook")
         labels_delete([label.pk])
         return "label deleted"
+    # The one lock order, before the checks: a deletion committing meanwhile is either seen by
+    # them or waits for this store.
+    memberships_write_lock()
     if not isinstance(event.entity, WixLabel) or _deleted_later(event) or _let_go_later(event):
         return "ignored: label deleted later"
     stored = label_store(event.entity)

@@ -11,6 +11,7 @@ from journal.settle import operations_settle
 from labels.models import LabelDeletion, LabelJob
 from labels.selectors import label_contact_ids, label_deletions_open
 from wixcache.models import ContactLabel, Label
+from wixcache.store import label_store, labels_delete
 
 pytestmark = pytest.mark.django_db
 GONE = "no-such-host:1"  # a process that is not running anywhere (another host, long ago)
@@ -50,6 +51,20 @@ def test_a_created_label_deleted_before_settling_is_not_brought_back(synced, syn
     assert operations_settle(client=sync_client)["done"] == 1
     op.refresh_from_db()
     assert op.state == Operation.State.DONE
+    assert op.outcome == "Made in Wix, and deleted since."
+    assert not Label.objects.filter(key=record.key).exists()
+
+
+def test_a_created_label_a_webhook_deleted_before_settling_is_not_brought_back(synced, sync_client):
+    """As above, but the cache let the label go on a webhook's word (no person's deletion)."""
+    synced(contacts=5, labels=2)
+    op = _left_open(Operation.Kind.LABEL_CREATE, args={"name": "Webhook gone"})
+    record, _ = sync_client.find_or_create_label("Webhook gone")
+    label_store(record)
+    labels_delete([Label.objects.get(key=record.key).pk])
+
+    assert operations_settle(client=sync_client)["done"] == 1
+    op.refresh_from_db()
     assert op.outcome == "Made in Wix, and deleted since."
     assert not Label.objects.filter(key=record.key).exists()
 
