@@ -133,7 +133,7 @@ class MergePlan:
     """A merge of the ticked labels, as the person would start it."""
 
     ticked: list[Label]  # each with `contact_count`, most used first
-    target: Label
+    target: Label | None  # None only when every label was deleted since they were ticked
     sources: list[Label]
     locked: list[Label]  # system labels among the sources: Wix will not delete them
     gained: int  # contacts that gain the target
@@ -154,6 +154,8 @@ def label_merge_plan(*, ticked: Iterable[Label], target: Label | None = None) ->
         key=lambda label: (-label.contact_count, label.display_name),
     )
     chosen = counted.get(target.pk) if target else None
+    if chosen is None and not labels:  # every label was deleted since the form found them
+        return MergePlan(ticked=[], target=None, sources=[], locked=[], gained=0)
     if chosen is None:
         chosen = ([label for label in labels if label.is_system] or labels)[0]
     sources = [label for label in labels if label.pk != chosen.pk]

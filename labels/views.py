@@ -416,9 +416,21 @@ def label_deletions(request: HtmxHttpRequest) -> HttpResponse:
 def _merge_context(request, form: LabelMergeForm) -> dict:
     context = {**_permissions(request), "merge_form": form}
     if form.is_valid():
-        plan = label_merge_plan(
-            ticked=form.cleaned_data["source"], target=form.cleaned_data.get("target")
-        )
+        asked_target = form.cleaned_data.get("target")
+        plan = label_merge_plan(ticked=form.cleaned_data["source"], target=asked_target)
+        # The form found the labels; one may have been deleted since: say so, never merge into
+        # or away anything else than what the person chose.
+        planned = {label.pk for label in plan.ticked} | ({plan.target.pk} if plan.target else set())
+        asked = {label.pk: label for label in [*form.cleaned_data["source"], asked_target] if label}
+        vanished = [label for pk, label in asked.items() if pk not in planned]
+        if vanished:
+            names = ", ".join(f"“{label.display_name}”" for label in vanished)
+            were = "was" if len(vanished) == 1 else "were"
+            form.add_error(
+                None,
+                f"{names} {were} deleted meanwhile; nothing was merged. Tick the labels again.",
+            )
+            return context
         ticked_keys = [label.key for label in plan.ticked]
         context.update(
             key_users=key_users([source.key for source in plan.sources]),

@@ -526,6 +526,40 @@ def test_merge_runs_as_a_job_and_can_be_undone(as_manager, synced, sandbox, run_
     assert wix_contacts_with(sandbox, "custom.vip") == vip
 
 
+@pytest.mark.parametrize(
+    ("gone", "target"),
+    [
+        ("custom.lead", "custom.vip"),  # a source
+        ("custom.vip", "custom.vip"),  # the chosen target: never another one instead
+        ("custom.newsletter", "custom.newsletter"),  # a target picked by name, not ticked
+    ],
+)
+def test_a_label_deleted_as_the_merge_is_sent_is_named_and_nothing_merges(
+    as_manager, synced, sandbox, monkeypatch, gone, target
+):
+    """Found by the soak: the form found the labels, then one was deleted before the plan read
+    them; the page answered without a word (a source), or would have merged into another
+    label than the one chosen (the target)."""
+    from labels import views
+
+    synced()
+    name = Label.objects.get(key=gone).display_name
+    plan = views.label_merge_plan
+
+    def deleted_first(**kwargs):
+        Label.objects.filter(key=gone).delete()
+        return plan(**kwargs)
+
+    monkeypatch.setattr(views, "label_merge_plan", deleted_first)
+    html = as_manager.post(
+        url("merge"), {"source": ["custom.vip", "custom.lead"], "target": target}, headers=HTMX
+    ).content.decode()
+
+    assert f"“{name}” was deleted meanwhile; nothing was merged." in html
+    assert "Merge started" not in html
+    assert not LabelJob.objects.exists()
+
+
 def test_merge_refuses_to_merge_a_system_label_away(as_manager, synced, sandbox):
     synced()
     html = as_manager.post(
