@@ -21,12 +21,24 @@ from datetime import datetime
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.expressions import RawSQL
 from pyroaring import BitMap
 
 from contacts.segments import SegmentRules
-from labels.selectors import label_deleted_names
+from labels.models import LabelNote
+from labels.selectors import label_deleted_names, with_notes
 from wixcache.index import LabelIndex, label_index
 from wixcache.models import SORT_EMAIL, SORT_NAME, Contact, ContactLabel, Label
 
@@ -559,15 +571,14 @@ def _beyond(cursor: Cursor, *, later: bool) -> Q:
 
 
 def label_map_for_contacts(contact_ids: Iterable[int]) -> dict[int, list[Label]]:
-    """Each contact's labels, by name, in one query."""
+    """Each contact's labels, by name, each with its note (see `with_notes`), in one query."""
     chips: dict[int, list[Label]] = defaultdict(list)
-    rows = (
-        ContactLabel.objects.filter(contact_id__in=list(contact_ids))
-        .select_related("label")
-        .order_by("label__display_name", "label__key")
+    labels = with_notes(Label.objects.all()).annotate(member=F("contactlabel__contact_id"))
+    rows = labels.filter(contactlabel__contact_id__in=list(contact_ids)).order_by(
+        "display_name", "key"
     )
-    for row in rows:
-        chips[row.contact_id].append(row.label)
+    for label in rows:
+        chips[label.member].append(label)
     return chips
 
 
@@ -582,21 +593,37 @@ def label_contact_counts(label_ids: Iterable[int]) -> dict[int, int]:
     return dict(rows)
 
 
-def label_chips_for_contacts(
-    *, contact_ids: Iterable[int]
-) -> dict[int, list[tuple[str, bool, str]]]:
-    """Each contact's labels as (name, is system, key) triples, by name, in one query.
+Chip = tuple[str, bool, str, str, str]  # name, is system, key, note colour, note description
+
+
+def label_chips_for_contacts(*, contact_ids: Iterable[int]) -> dict[int, list[Chip]]:
+    """Each contact's labels as (name, is system, key, colour, description) tuples, by name, in
+    one query (the label's local note joined in).
 
     Plain tuples rather than `Label` rows: a page of 200 contacts holds some 700 chips, and
     building a model instance for each was the page's largest Python cost."""
-    chips: dict[int, list[tuple[str, bool, str]]] = defaultdict(list)
+    chips: dict[int, list[Chip]] = defaultdict(list)
+    notes = LabelNote.objects.filter(key=OuterRef("label__key"))
     rows = (
         ContactLabel.objects.filter(contact_id__in=list(contact_ids))
+        .annotate(
+            colour=Subquery(notes.values("colour")[:1]),
+            description=Subquery(notes.values("description")[:1]),
+        )
         .order_by("label__display_name", "label__key")
-        .values_list("contact_id", "label__display_name", "label__label_type", "label__key")
+        .values_list(
+            "contact_id",
+            "label__display_name",
+            "label__label_type",
+            "label__key",
+            "colour",
+            "description",
+        )
     )
-    for contact_id, name, label_type, key in rows:
-        chips[contact_id].append((name, label_type == Label.Type.SYSTEM, key))
+    for contact_id, name, label_type, key, colour, description in rows:
+        chips[contact_id].append(
+            (name, label_type == Label.Type.SYSTEM, key, colour or "", description or "")
+        )
     return chips
 
 

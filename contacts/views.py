@@ -58,6 +58,7 @@ from journal.services import undo_seconds
 from journal.undo import UndoRefused, can_undo, operation_undo, undo_offered
 from labels.selectors import (
     label_deleted_names,
+    label_get,
     label_jobs_for_contact,
     label_list_for_search,
     label_map_for_keys,
@@ -239,15 +240,17 @@ def _prepare_rows(contacts: list[Contact]) -> None:
     """
     change_url = reverse("admin:contacts_contact_change", args=[0]).replace("/0/", "/{}/", 1)
     chips = label_chips_for_contacts(contact_ids=[c.pk for c in contacts])
-    fragments: dict[tuple[str, bool, str], SafeString] = {}
+    fragments: dict[tuple, SafeString] = {}
     for contact in contacts:
         items = []
         for chip in chips.get(contact.pk, ()):
             if chip not in fragments:
-                name, system, key = chip
+                name, system, key, colour, description = chip
                 fragments[chip] = format_html(
-                    '<li class="chip{}"><a class="chip-name" href="{}">{}</a></li>',
+                    '<li class="chip{}{}"{}><a class="chip-name" href="{}">{}</a></li>',
                     " chip-system" if system else "",
+                    f" chip-colour chip-{colour}" if colour else "",
+                    format_html(' title="{}"', description) if description else "",
                     reverse("admin:labels_label_detail", args=[key]),
                     name,
                 )
@@ -332,7 +335,9 @@ def label_chip(request: HtmxHttpRequest):
     key = request.GET.get("key", "")
     if "\x00" in key:  # no label has one, and PostgreSQL cannot even compare it
         raise Http404
-    label = get_object_or_404(Label, key=key)
+    label = label_get(key=key)
+    if label is None:
+        raise Http404
     group = request.GET.get("group", "all")
     if group not in (*GROUPS, *BULK_GROUPS):
         group = "all"

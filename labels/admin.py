@@ -38,6 +38,7 @@ class LabelAdmin(ReadOnlyModelAdmin):
             path("<str:key>/row/", wrap(views.label_row), name="labels_label_row"),
             path("<str:key>/edit/", wrap(views.label_edit), name="labels_label_edit"),
             path("<str:key>/rename/", wrap(views.label_rename_view), name="labels_label_rename"),
+            path("<str:key>/note/", wrap(views.label_note_view), name="labels_label_note"),
             path(
                 "<str:key>/delete/confirm/",
                 wrap(views.label_delete_confirm),

@@ -2,6 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 
+from labels.models import LabelNote
 from labels.selectors import ORDERINGS
 from labels.services import (
     NAME_MAX_LENGTH,
@@ -145,3 +146,28 @@ class LabelMergeForm(forms.Form):
         # `asking`: the preview may show one ticked label and ask which label to merge it into.
         super().__init__(*args, **kwargs)
         self.asking = asking
+
+
+class LabelNoteForm(forms.Form):
+    description = forms.CharField(
+        label="What it is for",
+        required=False,
+        strip=False,  # the service tidies it, and counts what it keeps
+        widget=forms.Textarea(attrs={"rows": 3, "maxlength": LabelNote.DESCRIPTION_MAX_LENGTH}),
+        help_text=(
+            f"Up to {LabelNote.DESCRIPTION_MAX_LENGTH} characters, shown on its chips and in "
+            "pickers, and found by searches. Kept here only: Wix has no such field."
+        ),
+    )
+    colour = forms.ChoiceField(
+        label="Colour",
+        choices=LabelNote.Colour.choices,
+        required=False,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "Pick one of the colours on offer, or none."},
+    )
+    # What the page showed, to tell a stale page (any text, so only NUL is refused, by Django).
+    expected_description = forms.CharField(
+        required=False, strip=False, max_length=10_000, error_messages=STALE_PAGE
+    )
+    expected_colour = forms.CharField(required=False, max_length=8, error_messages=STALE_PAGE)

@@ -152,3 +152,40 @@ class LabelDeletion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.key}), deleted"
+
+
+class LabelNote(models.Model):
+    """What labelsite keeps about a label that Wix has no field for: what it is for, and a
+    colour to tell it apart on chips. Local only: nothing here is sent to Wix.
+
+    Keyed by the label's key rather than a foreign key: cached labels come and go with Wix, and
+    a deleted label restored by undo comes back under a new key, to which its note moves
+    (`labels.services.label_restored`)."""
+
+    class Colour(models.TextChoices):
+        NONE = "", "No colour"
+        RED = "red", "Red"
+        ORANGE = "orange", "Orange"
+        YELLOW = "yellow", "Yellow"
+        GREEN = "green", "Green"
+        TEAL = "teal", "Teal"
+        BLUE = "blue", "Blue"
+        PURPLE = "purple", "Purple"
+        PINK = "pink", "Pink"
+        GREY = "grey", "Grey"
+
+    DESCRIPTION_MAX_LENGTH = 500
+
+    key = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_LENGTH)
+    colour = models.CharField(max_length=8, choices=Colour.choices, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        default_permissions = ()  # written by whoever may change the label (labels.change_label)
+
+    def __str__(self) -> str:
+        return f"note on {self.key}"

@@ -7,14 +7,26 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import BooleanField, Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from journal.models import Operation, OperationRef
 from journal.services import undo_seconds
-from labels.models import LabelDeletion, LabelJob
+from labels.models import LabelDeletion, LabelJob, LabelNote
 from wixcache.models import Contact, ContactLabel, Label
 
 # Names sort as people read them: "spring promo" beside "Spring Sale", not after "Yoga Class"
@@ -45,13 +57,29 @@ def normalized_name(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+def with_notes(labels: QuerySet[Label]) -> QuerySet[Label]:
+    """Each label with its local note's `note_description` and `note_colour` ("" without one),
+    in the same query."""
+    notes = LabelNote.objects.filter(key=OuterRef("key"))
+    return labels.annotate(
+        note_description=Subquery(notes.values("description")[:1]),
+        note_colour=Subquery(notes.values("colour")[:1]),
+    )
+
+
+def described(text: str) -> Q:
+    """Labels whose local description holds `text`."""
+    return Q(key__in=LabelNote.objects.filter(description__icontains=text).values("key"))
+
+
 def label_list(*, query: str = "", order: str = DEFAULT_ORDER) -> QuerySet[Label]:
-    """Labels whose names hold `query` (and whose keys do, when it looks like a key: every user
-    key starts with "custom."), each with `contact_count`, in one query."""
-    labels = Label.objects.annotate(contact_count=Count("contacts"))
+    """Labels whose names or descriptions hold `query` (and whose keys do, when it looks like a
+    key: every user key starts with "custom."), each with `contact_count` and its note, in one
+    query."""
+    labels = with_notes(Label.objects.annotate(contact_count=Count("contacts")))
     query = query.strip()
     if query:
-        matches = Q(display_name__icontains=query)
+        matches = Q(display_name__icontains=query) | described(query)
         if looks_like_key(query):
             matches |= Q(key__icontains=query)
         labels = labels.filter(matches)
@@ -61,7 +89,9 @@ def label_list(*, query: str = "", order: str = DEFAULT_ORDER) -> QuerySet[Label
 def label_get(*, key: str) -> Label | None:
     if "\x00" in key:
         return None  # no label has it, and PostgreSQL refuses NUL in a query
-    return Label.objects.filter(key=key).annotate(contact_count=Count("contacts")).first()
+    return with_notes(
+        Label.objects.filter(key=key).annotate(contact_count=Count("contacts"))
+    ).first()
 
 
 def label_contacts_newest(*, label: Label, limit: int = CONTACTS_SHOWN) -> list[Contact]:
@@ -195,16 +225,19 @@ def label_map_for_keys(keys: Iterable[str]) -> dict[str, Label]:
     keys = set(keys)
     if not keys:
         return {}
-    return {label.key: label for label in Label.objects.filter(key__in=keys)}
+    return {label.key: label for label in with_notes(Label.objects.filter(key__in=keys))}
 
 
 def label_list_for_search(
     *, text: str, exclude: Iterable[str] = (), limit: int = 10
 ) -> list[Label]:
-    """Labels whose names hold `text` (never matched against keys), best match first: a name
-    starting with it, then a word of the name starting with it, then the rest; ties by name.
-    Each has `contact_count`; one query."""
-    labels = Label.objects.exclude(key__in=list(exclude)).annotate(contact_count=Count("contacts"))
+    """Labels whose names or descriptions hold `text` (never matched against keys), best match
+    first: a name starting with it, then a word of the name starting with it, then the rest of
+    the names, then descriptions; ties by name. Each has `contact_count` and its note; one
+    query."""
+    labels = with_notes(
+        Label.objects.exclude(key__in=list(exclude)).annotate(contact_count=Count("contacts"))
+    )
     text = (text or "").strip()
     if not text:
         return list(labels.order_by(*_BY_NAME)[:limit])
@@ -214,10 +247,11 @@ def label_list_for_search(
     rank = Case(
         When(display_name__istartswith=text, then=Value(0)),
         When(word_start, then=Value(1)),
-        default=Value(2),
+        When(display_name__icontains=text, then=Value(2)),
+        default=Value(3),
         output_field=IntegerField(),
     )
-    labels = labels.filter(display_name__icontains=text).alias(rank=rank)
+    labels = labels.filter(Q(display_name__icontains=text) | described(text)).alias(rank=rank)
     return list(labels.order_by("rank", *_BY_NAME)[:limit])
 
 

@@ -30,7 +30,7 @@ from journal.services import (
     undo_seconds,
 )
 from labels.history import contacts_counted, contacts_noun, label_log, sync_user
-from labels.models import LabelDeletion, LabelJob
+from labels.models import LabelDeletion, LabelJob, LabelNote
 from labels.selectors import label_contact_ids, label_deleted_names, label_merge_gainers
 from labels.tasks import label_job_start, run_label_job
 from labelsite.wix import WixClient, WixConflict, WixNotFound
@@ -560,6 +560,8 @@ def label_restored(op: Operation, deletion: LabelDeletion, record, *, user) -> N
             return
         label = label_store(record).label
         operation_keys_replace(old_key=deletion.key, new_key=label.key, name=label.display_name)
+        if not LabelNote.objects.filter(key=label.key).exists():  # the note follows the label
+            LabelNote.objects.filter(key=deletion.key).update(key=label.key)
         job = None
         if deletion.contact_ids:
             job = label_job_start(
@@ -649,3 +651,60 @@ def labels_swapped(step: dict) -> dict:
     swapped = {"type": "labels", "contacts": step["contacts"]}
     swapped.update({"remove": step["add"]} if step.get("add") else {"add": step["remove"]})
     return swapped
+
+
+# --- Local notes --------------------------------------------------------------------------------
+
+
+def label_note_save(
+    *, label: Label, description: str, colour: str, expected: tuple[str, str], user
+) -> LabelNote:
+    """Keep what a label is for, and its colour, here: Wix has no field for them, so nothing is
+    sent to Wix. `expected` is the (description, colour) the page showed: if someone changed the
+    note since, nothing is saved and `LabelNoteStale` carries the note as it is now. A change
+    goes in the label's history."""
+    description = "\n".join(line.rstrip() for line in description.strip().splitlines())
+    if len(description) > LabelNote.DESCRIPTION_MAX_LENGTH:
+        raise LabelError(
+            f"A description can be at most {LabelNote.DESCRIPTION_MAX_LENGTH} characters; "
+            f"this one has {len(description)}."
+        )
+    if colour not in LabelNote.Colour.values:
+        raise LabelError("Pick one of the colours on offer, or none.")
+    with transaction.atomic():
+        if not Label.objects.filter(key=label.key).exists():
+            raise LabelStale(
+                f"“{label.display_name}” was deleted meanwhile; the note was not kept.", label=None
+            )
+        note = LabelNote.objects.select_for_update().filter(key=label.key).first()
+        note = note or LabelNote(key=label.key)
+        if (note.description, note.colour) != expected:
+            raise LabelNoteStale(note)
+        if (note.description, note.colour) == (description, colour):
+            return note
+        said = []
+        if description != note.description:
+            said.append("description cleared" if not description else "description changed")
+        if colour != note.colour:
+            said.append(f"colour set to {LabelNote.Colour(colour).label.lower()}")
+        note.description, note.colour = description, colour
+        note.updated_by = user if getattr(user, "pk", None) else None
+        note.save()
+        label_log(
+            user=user,
+            label=label,
+            action=CHANGE,
+            message=f"Note (kept here, not in Wix): {', '.join(said)}.",
+        )
+    return note
+
+
+class LabelNoteStale(LabelError):
+    """Someone changed the note since the page showed it; `note` is the note as it is now."""
+
+    def __init__(self, note: LabelNote) -> None:
+        super().__init__(
+            "Someone changed this note while you were editing; nothing was saved. "
+            "Here it is as it is now."
+        )
+        self.note = note

@@ -26,6 +26,7 @@ from labels.forms import (
     LabelJobProgressForm,
     LabelListForm,
     LabelMergeForm,
+    LabelNoteForm,
     LabelRenameForm,
     LabelUndoForm,
 )
@@ -49,6 +50,7 @@ from labels.selectors import (
 )
 from labels.services import (
     LabelError,
+    LabelNoteStale,
     LabelStale,
     label_create,
     label_delete,
@@ -56,6 +58,7 @@ from labels.services import (
     label_job_look_again,
     label_job_retry_failed,
     label_merge,
+    label_note_save,
     label_rename,
 )
 from labelsite.pickers import Picker
@@ -243,8 +246,72 @@ def label_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
         operations=operations,
         operations_total=operations_total,
         row_url=f"{on_labels_page}#label-row-{label.pk}",
+        note_form=LabelNoteForm(initial=_note_initial(label)),
     )
     return TemplateResponse(request, DETAIL, context)
+
+
+@require_POST
+@permission_required("labels.change_label")
+def label_note_view(request: HtmxHttpRequest, key: str) -> HttpResponse:
+    """Save a label's local description and colour (labelsite only; Wix has no such fields)."""
+    label = label_get(key=key)
+    if label is None:
+        return _note(request, key, None, error="This label no longer exists; nothing was saved.")
+    form = LabelNoteForm(request.POST)
+    if not form.is_valid():
+        return _note(request, key, label, form=form)
+    data = form.cleaned_data
+    try:
+        label_note_save(
+            label=label,
+            description=data["description"],
+            colour=data["colour"],
+            expected=(data["expected_description"], data["expected_colour"]),
+            user=request.user,
+        )
+    except LabelNoteStale as stale:
+        return _note(request, key, label_get(key=key), error=str(stale))
+    except LabelStale as stale:
+        return _note(request, key, None, error=str(stale))
+    except LabelError as error:
+        form.add_error(None, str(error))
+        return _note(request, key, label, form=form)
+    return _note(request, key, label_get(key=key), notice="Note saved.")
+
+
+def _note(
+    request: HtmxHttpRequest, key: str, label: Label | None, *, form=None, error="", notice=""
+) -> HttpResponse:
+    """The note section of a label's page; without htmx, the page itself, the outcome as a
+    message."""
+    if not request.htmx:
+        if error or (form is not None and form.errors):
+            errors = [error] if error else [e for es in form.errors.values() for e in es]
+            messages.error(request, " ".join(errors))
+        elif notice:
+            messages.success(request, notice)
+        return redirect("admin:labels_label_detail", key)
+    if form is None and label is not None:
+        form = LabelNoteForm(initial=_note_initial(label))
+    context = {
+        **_permissions(request),
+        "label": label,
+        "note_form": form,
+        "note_error": error,
+        "note_notice": notice,
+    }
+    return TemplateResponse(request, f"{DETAIL}#label-note", context)
+
+
+def _note_initial(label: Label) -> dict:
+    description, colour = label.note_description or "", label.note_colour or ""
+    return {
+        "description": description,
+        "colour": colour,
+        "expected_description": description,
+        "expected_colour": colour,
+    }
 
 
 def _detail_gone(request: HtmxHttpRequest, key: str, context: dict) -> TemplateResponse:

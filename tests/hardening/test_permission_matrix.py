@@ -98,6 +98,7 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "admin/labels/label/<str:key>/row/": row(GET_VIEW, NO_POST),
     "admin/labels/label/<str:key>/edit/": row(WITH_LABEL_CHANGE, NO_POST),
     "admin/labels/label/<str:key>/rename/": row(NO_GET, ROW_FORM),
+    "admin/labels/label/<str:key>/note/": row(NO_GET, ROW_FORM),  # the page again, a message
     "admin/labels/label/<str:key>/delete/confirm/": row(WITH_LABEL_CHANGE, NO_POST),
     "admin/labels/label/<str:key>/delete/": row(NO_GET, ROW_FORM),
     "admin/labels/label/<path:object_id>/history/": VIEWERS,

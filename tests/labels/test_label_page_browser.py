@@ -347,3 +347,34 @@ def test_a_refreshing_region_does_not_light_up_the_indicators_inside_it(labels_p
     expect(indicator).to_have_css("opacity", "0")
     indicator.evaluate("element => element.classList.add('htmx-request')")
     expect(indicator).to_have_css("opacity", "1")
+
+
+# --- the label's note -------------------------------------------------------------------------
+
+
+def test_a_manager_writes_a_note_and_picks_a_colour_by_keyboard(labels_page):
+    page = labels_page
+    label = Label.objects.filter(key__startswith="custom.").order_by("key").first()
+    page.goto(f"/admin/labels/label/label/{quote(label.key, safe='')}/")
+    description = page.get_by_label("What it is for")
+    description.focus()
+    page.keyboard.type("People who bought twice in a year.")
+    page.keyboard.press("Tab")  # into the colours: arrows move between them, as in any radio group
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_label("Orange")).to_be_checked()
+    tab_to(page, "Save note")
+    page.keyboard.press("Enter")
+
+    note = page.locator("#label-note")
+    expect(note.get_by_role("status")).to_have_text("Note saved.")
+    expect(note.locator(".label-note-text")).to_have_text("People who bought twice in a year.")
+    expect(note.locator(".label-note-text .swatch-orange")).to_have_count(1)
+    htmx_settled(page)
+    shot(page, "label-note-saved")
+
+    page.goto(LABELS_URL)
+    line = row(page, label.key)
+    expect(line.locator(".label-description")).to_have_text("People who bought twice in a year.")
+    expect(line.locator(".swatch-orange")).to_have_count(1)
+    shot(page, "labels-with-a-note")
