@@ -38,7 +38,7 @@ from pyroaring import BitMap
 
 from contacts.segments import SegmentRules
 from labels.models import LabelNote
-from labels.selectors import label_deleted_names, with_notes
+from labels.selectors import label_deleted_names
 from wixcache.index import LabelIndex, label_index
 from wixcache.models import SORT_EMAIL, SORT_NAME, Contact, ContactLabel, Label
 
@@ -571,14 +571,22 @@ def _beyond(cursor: Cursor, *, later: bool) -> Q:
 
 
 def label_map_for_contacts(contact_ids: Iterable[int]) -> dict[int, list[Label]]:
-    """Each contact's labels, by name, each with its note (see `with_notes`), in one query."""
+    """Each contact's labels, by name, each with its note (`note_description`, `note_colour`, as
+    `with_notes` gives them), in one query."""
     chips: dict[int, list[Label]] = defaultdict(list)
-    labels = with_notes(Label.objects.all()).annotate(member=F("contactlabel__contact_id"))
-    rows = labels.filter(contactlabel__contact_id__in=list(contact_ids)).order_by(
-        "display_name", "key"
+    notes = LabelNote.objects.filter(key=OuterRef("label__key"))
+    rows = (
+        ContactLabel.objects.filter(contact_id__in=list(contact_ids))
+        .select_related("label")
+        .annotate(
+            note_description=Subquery(notes.values("description")[:1]),
+            note_colour=Subquery(notes.values("colour")[:1]),
+        )
+        .order_by("label__display_name", "label__key")
     )
-    for label in rows:
-        chips[label.member].append(label)
+    for row in rows:
+        row.label.note_description, row.label.note_colour = row.note_description, row.note_colour
+        chips[row.contact_id].append(row.label)
     return chips
 
 

@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from journal.models import Operation, OperationRef
@@ -560,7 +560,9 @@ def label_restored(op: Operation, deletion: LabelDeletion, record, *, user) -> N
             return
         label = label_store(record).label
         operation_keys_replace(old_key=deletion.key, new_key=label.key, name=label.display_name)
-        if not LabelNote.objects.filter(key=label.key).exists():  # the note follows the label
+        # The note follows the label; one written on the new key meanwhile (in the moment since
+        # Wix made it) is kept instead, and the old one stays under the old key.
+        with contextlib.suppress(IntegrityError), transaction.atomic():
             LabelNote.objects.filter(key=deletion.key).update(key=label.key)
         job = None
         if deletion.contact_ids:
@@ -664,6 +666,8 @@ def label_note_save(
     note since, nothing is saved and `LabelNoteStale` carries the note as it is now. A change
     goes in the label's history."""
     description = "\n".join(line.rstrip() for line in description.strip().splitlines())
+    # A browser sends a form's own line breaks as CRLF, hidden fields too.
+    expected = (expected[0].replace("\r\n", "\n").replace("\r", "\n"), expected[1])
     if len(description) > LabelNote.DESCRIPTION_MAX_LENGTH:
         raise LabelError(
             f"A description can be at most {LabelNote.DESCRIPTION_MAX_LENGTH} characters; "
@@ -672,21 +676,22 @@ def label_note_save(
     if colour not in LabelNote.Colour.values:
         raise LabelError("Pick one of the colours on offer, or none.")
     with transaction.atomic():
-        if not Label.objects.filter(key=label.key).exists():
+        # The label's row locked: two first notes at once are one after the other, and a label
+        # deleted meanwhile is seen.
+        if not Label.objects.select_for_update().filter(key=label.key).exists():
             raise LabelStale(
                 f"“{label.display_name}” was deleted meanwhile; the note was not kept.", label=None
             )
-        note = LabelNote.objects.select_for_update().filter(key=label.key).first()
-        note = note or LabelNote(key=label.key)
+        note = LabelNote.objects.filter(key=label.key).first() or LabelNote(key=label.key)
+        if (note.description, note.colour) == (description, colour):
+            return note  # saved already (by this person or another): nothing to say
         if (note.description, note.colour) != expected:
             raise LabelNoteStale(note)
-        if (note.description, note.colour) == (description, colour):
-            return note
         said = []
         if description != note.description:
             said.append("description cleared" if not description else "description changed")
         if colour != note.colour:
-            said.append(f"colour set to {LabelNote.Colour(colour).label.lower()}")
+            said.append(f"colour set to {colour}" if colour else "colour taken away")
         note.description, note.colour = description, colour
         note.updated_by = user if getattr(user, "pk", None) else None
         note.save()
@@ -704,7 +709,7 @@ class LabelNoteStale(LabelError):
 
     def __init__(self, note: LabelNote) -> None:
         super().__init__(
-            "Someone changed this note while you were editing; nothing was saved. "
-            "Here it is as it is now."
+            "Someone changed this note while you were editing; nothing was saved. Theirs is "
+            "shown above, yours in the form: save again to keep yours."
         )
         self.note = note

@@ -271,7 +271,16 @@ def label_note_view(request: HtmxHttpRequest, key: str) -> HttpResponse:
             user=request.user,
         )
     except LabelNoteStale as stale:
-        return _note(request, key, label_get(key=key), error=str(stale))
+        # The note as it is now above; below, what this person typed, to save over it on purpose.
+        typed = LabelNoteForm(
+            initial={
+                "description": data["description"],
+                "colour": data["colour"],
+                "expected_description": stale.note.description,
+                "expected_colour": stale.note.colour,
+            }
+        )
+        return _note(request, key, label_get(key=key), form=typed, error=str(stale))
     except LabelStale as stale:
         return _note(request, key, None, error=str(stale))
     except LabelError as error:

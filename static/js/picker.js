@@ -177,12 +177,20 @@
       }
       const wanted = text.toLocaleLowerCase();
       const exact = all.filter((o) => o.dataset.name.trim().toLocaleLowerCase() === wanted);
+      // The only option is picked at once when its name holds the text; one found only by its
+      // description is shown first, so that Enter never applies a label nobody named.
+      const named = all.filter((o) => o.dataset.name.toLocaleLowerCase().includes(wanted));
       if (exact.length === 1) pick(exact[0]);
-      else if (all.length === 1) pick(all[0]);
+      else if (all.length === 1 && named.length === 1) pick(all[0]);
       else if (all.length) {
         open();
         activate(0);
-        say("Several labels match: choose one with the arrow keys and Enter.", false);
+        say(
+          all.length === 1
+            ? "One label matches by its description: press Enter again to choose it."
+            : "Several labels match: choose one with the arrow keys and Enter.",
+          false,
+        );
       }
     }
 

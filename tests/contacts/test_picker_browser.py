@@ -247,3 +247,24 @@ def test_a_session_that_ended_is_told_not_taken_for_no_match(contacts_page):
     status = page.locator("#picker-all").locator("xpath=ancestor::*[@data-picker][1]")
     expect(status).to_contain_text("You are logged out. Reload the page to log in again.")
     expect(status).not_to_contain_text("No label matches")
+
+
+def test_enter_never_picks_a_label_found_only_by_its_description(contacts_page):
+    from labels.models import LabelNote
+
+    page = contacts_page
+    LabelNote.objects.create(key=key_of("Lead"), description="Zebra campaign sign-ups")
+    field = page.locator("#picker-all")
+    field.focus()
+    page.keyboard.type("zebra")
+    page.keyboard.press("Enter")
+
+    only = options(page, "all")
+    expect(only).to_have_count(1)
+    expect(only.first).to_contain_text("Zebra campaign sign-ups")
+    expect(page.locator("#picker-all-status")).to_have_text(
+        "One label matches by its description: press Enter again to choose it."
+    )
+    expect(page.locator("#chips-all .chip")).to_have_count(0)
+    page.keyboard.press("Enter")  # now it is chosen on purpose
+    expect(page.locator("#chips-all")).to_contain_text("Lead")

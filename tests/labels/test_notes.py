@@ -101,7 +101,7 @@ def test_bad_input_gets_a_specific_message_and_saves_nothing(
     assert not LabelNote.objects.exists()
 
 
-def test_a_stale_page_saves_nothing_and_shows_the_note_as_it_is_now(as_manager, vip, manager):
+def test_a_stale_page_saves_nothing_and_keeps_what_was_typed(as_manager, vip, manager):
     label_note_save(
         label=vip, description="Theirs", colour="green", expected=("", ""), user=manager
     )
@@ -109,9 +109,33 @@ def test_a_stale_page_saves_nothing_and_shows_the_note_as_it_is_now(as_manager, 
     html = post_note(as_manager, vip.key, "Mine", "red", was=("", "")).content.decode()
 
     assert "Someone changed this note while you were editing; nothing was saved." in html
-    assert "Theirs" in html
+    assert '<p class="label-note-text">' in html
+    assert "Theirs" in html  # the note as it is now
+    assert re.search(r"<textarea[^>]*>\s*Mine</textarea>", html)  # what was typed, kept
+    assert 'name="expected_description" value="Theirs"' in html
     note = LabelNote.objects.get(key=vip.key)
     assert (note.description, note.colour) == ("Theirs", "green")
+
+    again = post_note(as_manager, vip.key, "Mine", "red", was=("Theirs", "green"))
+    assert "Note saved." in again.content.decode()
+    assert LabelNote.objects.get(key=vip.key).description == "Mine"
+
+
+def test_the_same_text_saved_by_two_people_is_no_conflict(as_manager, vip, manager):
+    label_note_save(label=vip, description="Same", colour="", expected=("", ""), user=manager)
+    html = post_note(as_manager, vip.key, "Same", "", was=("", "")).content.decode()
+    assert "Note saved." in html
+
+
+def test_a_multi_line_note_sent_by_a_browser_with_crlf_is_not_stale(as_manager, vip, manager):
+    label_note_save(
+        label=vip, description="Line one\nLine two", colour="", expected=("", ""), user=manager
+    )
+    response = post_note(
+        as_manager, vip.key, "Line one\r\nLine 2", "", was=("Line one\r\nLine two", "")
+    )
+    assert "Note saved." in response.content.decode()
+    assert LabelNote.objects.get(key=vip.key).description == "Line one\nLine 2"
 
 
 def test_a_deleted_label_keeps_no_note(as_manager, vip):
