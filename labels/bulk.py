@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, DELETION
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from journal.models import Operation
@@ -155,10 +157,19 @@ def label_job_execute(
     """
     if not job.is_active:
         return job
-    job.status = LabelJob.Status.RUNNING
-    job.started_at = job.started_at or timezone.now()
-    job.process, job.heartbeat_at = this_process(), timezone.now()
-    job.save(update_fields=["status", "started_at", "process", "heartbeat_at"])
+    # Claimed, not just marked: only if it is still as this caller read it. A job queued twice
+    # (revived while its first task was on its way) runs once; the later task finds it taken.
+    now = timezone.now()
+    claimed = LabelJob.objects.filter(pk=job.pk, status=job.status, process=job.process).update(
+        status=LabelJob.Status.RUNNING,
+        started_at=Coalesce("started_at", Value(now)),
+        process=this_process(),
+        heartbeat_at=now,
+    )
+    if not claimed:
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db(fields=["status", "started_at", "process", "heartbeat_at"])
     if job.operation_id is not None:
         Operation.objects.filter(pk=job.operation_id, state=Operation.State.PLANNED).update(
             state=Operation.State.SENT, updated_at=timezone.now()

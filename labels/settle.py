@@ -7,7 +7,9 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
+from django.tasks import TaskResultStatus
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from journal.models import Operation
 from journal.services import operation_done, operation_failed, operation_jobs_finished
@@ -36,8 +38,9 @@ UNFINISHED = (*ACTIVE, LabelJob.Status.STUCK)
 
 def label_jobs_revive(*, client: WixClient) -> int:
     """Queue again every running job whose worker is gone; it follows the Wix jobs it started
-    and sends only what it had not sent."""
-    revived = 0
+    and sends only what it had not sent. And every queued job no task will run: a worker that
+    died after taking its task, before starting it, left the task claimed and the job queued."""
+    revived = _queued_jobs_revive()
     running = LabelJob.objects.filter(status=LabelJob.Status.RUNNING).only(
         "pk", "process", "heartbeat_at", "started_at"
     )
@@ -51,6 +54,32 @@ def label_jobs_revive(*, client: WixClient) -> int:
                     run_label_job.enqueue(job.pk)
                     revived += 1
     return revived
+
+
+CLAIM_GRACE = timedelta(seconds=30)  # a worker starts a job it took in milliseconds
+
+
+def _queued_jobs_revive() -> int:
+    """Queue a task again for each queued job whose task is neither waiting nor taken moments
+    ago (taken long ago, by a worker that died before starting the job; or failed). A second
+    task for a job is harmless: only one can claim it (`label_job_execute`)."""
+    recent = timezone.now() - CLAIM_GRACE
+    queued = set(
+        LabelJob.objects.filter(status=LabelJob.Status.QUEUED).values_list("pk", flat=True)
+    )
+    if not queued:
+        return 0
+    tasks = DBTaskResult.objects.filter(
+        task_path=run_label_job.module_path,
+        status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
+    ).values_list("status", "started_at", "args_kwargs")
+    for status, started_at, args_kwargs in tasks:
+        if status == TaskResultStatus.READY or (started_at and started_at > recent):
+            queued.discard((args_kwargs.get("args") or [None])[0])
+    for job_id in sorted(queued):
+        logger.warning("Label job %s was queued with no task to run it; queued again.", job_id)
+        run_label_job.enqueue(job_id)
+    return len(queued)
 
 
 def _jobs_settle(op: Operation) -> bool:

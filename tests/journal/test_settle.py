@@ -179,6 +179,46 @@ def test_a_running_job_of_a_dead_worker_is_queued_again(synced, sync_client, man
     assert job.status == LabelJob.Status.QUEUED
 
 
+def test_a_queued_job_whose_task_a_dead_worker_took_is_queued_again(
+    synced, sync_client, sandbox, manager
+):
+    """Found by the crash test: the worker died after taking the job's task and before starting
+    the job. The task stayed taken, the job queued, and nothing would ever run it."""
+    from datetime import timedelta
+
+    from django.tasks import TaskResultStatus
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from labels.bulk import label_job_execute
+    from labels.tasks import label_job_start, run_label_job
+
+    wix = synced(contacts=5, labels=2)
+    key = Label.objects.filter(key__startswith="custom.").first().key
+    job = label_job_start(
+        requested_by=manager,
+        description="Taken by a worker that died",
+        contact_ids=[c["id"] for c in wix["contacts"]],
+        add_keys=[key],
+    )
+    tasks = DBTaskResult.objects.filter(task_path=run_label_job.module_path)
+    assert operations_settle(client=sync_client)["revived"] == 0  # its task waits: fine
+    tasks.update(status=TaskResultStatus.RUNNING, started_at=timezone.now() - timedelta(minutes=5))
+
+    assert operations_settle(client=sync_client)["revived"] == 1
+    assert tasks.filter(status=TaskResultStatus.READY).count() == 1
+    assert operations_settle(client=sync_client)["revived"] == 0  # queued once, not per round
+
+    # Two tasks for one job (the old one was only slow after all): it runs once.
+    stale = LabelJob.objects.get(pk=job.pk)
+    finished = label_job_execute(LabelJob.objects.get(pk=job.pk), client=sync_client)
+    assert finished.status == LabelJob.Status.SUCCEEDED
+    sandbox.reset_stats()
+    again = label_job_execute(stale, client=sync_client)
+    assert again.status == LabelJob.Status.SUCCEEDED
+    assert sum(sandbox.stats()["byRoute"].values()) == 0  # nothing sent twice
+
+
 def test_a_settle_that_fails_on_wix_lets_go_and_the_next_round_settles(
     synced, sandbox, sync_client
 ):
