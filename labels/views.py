@@ -403,7 +403,14 @@ def label_rename_view(request: HtmxHttpRequest, key: str) -> HttpResponse:
     except (WixError, LabelError) as error:
         form.add_error(None, str(error))
         return _row(request, label, mode="edit", form=form)
-    return _row(request, label_get(key=key), highlight=True, focus=True, notice="Renamed.")
+    now = label_get(key=key)
+    notice = "Renamed."
+    if now is not None and now.display_name != label.display_name:  # another rename came after
+        notice = (
+            f"Renamed to “{label.display_name}”; someone has renamed it since, "
+            f"to “{now.display_name}”."
+        )
+    return _row(request, now, highlight=True, focus=True, notice=notice)
 
 
 @require_GET

@@ -244,6 +244,28 @@ def test_rename_in_wix_then_here_keeping_the_key(as_manager, manager, synced, sa
     assert entry.change_message == ("Renamed from “VIP” to “Very Important” (key custom.vip).")
 
 
+def test_a_rename_overtaken_by_another_says_both_names(as_manager, synced, monkeypatch):
+    """Found by the soak: two people rename one label at once; the first is told "Renamed." above
+    the second one's name. Now the answer says what happened."""
+    from labels import views
+
+    synced()
+    rename = views.label_rename
+
+    def then_theirs(**kwargs):
+        label = rename(**kwargs)
+        Label.objects.filter(key=label.key).update(display_name="Theirs")  # the next rename
+        return label
+
+    monkeypatch.setattr(views, "label_rename", then_theirs)
+    html = as_manager.post(
+        url("rename", "custom.vip"), {"display_name": "Mine", "expected_name": "VIP"}, headers=HTMX
+    ).content.decode()
+
+    assert "Renamed to “Mine”; someone has renamed it since, to “Theirs”." in html
+    assert ">Theirs</a>" in html
+
+
 def test_rename_to_a_taken_name_says_so(as_manager, synced, sandbox):
     synced()
     html = as_manager.post(
