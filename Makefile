@@ -32,6 +32,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/sync.py
 	$(PY) bench/labels_page.py --no-postgres
 	$(PY) bench/segments.py
+	$(PY) bench/living.py
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 db.sqlite3-* staticfiles .pytest_cache .ruff_cache

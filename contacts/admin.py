@@ -3,15 +3,17 @@ from django.core.exceptions import PermissionDenied
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from contacts import views
+from contacts import list_views, living_views, rule_views, views
+from contacts import rules as nested
 from contacts.models import Audience, Contact, audience_can_change
 from contacts.segments import SegmentRules, rules_in_words
 from contacts.selectors import (
+    audience_names,
     contact_count_for_segment,
     contact_counts_for_segments,
     label_names_for_keys,
 )
-from contacts.services import audience_delete, audience_update
+from contacts.services import audience_delete, audience_update, audiences_naming
 from journal.templatetags.journal import idempotency_vals
 from labelsite.admin import ReadOnlyModelAdmin
 
@@ -26,10 +28,27 @@ class ContactAdmin(ReadOnlyModelAdmin):
             path("labels/suggest/", wrap(views.label_suggest), name="contacts_contact_suggest"),
             path("labels/chip/", wrap(views.label_chip), name="contacts_contact_chip"),
             path("labels/unchip/", wrap(views.chip_removed), name="contacts_contact_unchip"),
+            path("rule/", wrap(rule_views.rule_edit), name="contacts_contact_rule"),
             path("bulk/preview/", wrap(views.bulk_preview), name="contacts_contact_bulk_preview"),
             path("bulk/start/", wrap(views.bulk_start), name="contacts_contact_bulk_start"),
             path("export/", wrap(views.export_csv), name="contacts_contact_export"),
             path("audience/save/", wrap(views.audience_save), name="contacts_contact_save"),
+            path("from-list/", wrap(list_views.list_page), name="contacts_contact_from_list"),
+            path(
+                "from-list/<int:list_id>/",
+                wrap(list_views.list_change_preview),
+                name="contacts_contact_from_list_change",
+            ),
+            path(
+                "from-list/<int:list_id>/apply/",
+                wrap(list_views.list_apply),
+                name="contacts_contact_from_list_apply",
+            ),
+            path(
+                "from-list/<int:list_id>/not-found.csv",
+                wrap(list_views.list_not_found),
+                name="contacts_contact_from_list_not_found",
+            ),
             path(
                 "<int:contact_id>/labels/suggest/",
                 wrap(views.contact_label_suggest),
@@ -84,6 +103,36 @@ class AudienceAdmin(admin.ModelAdmin):
                 name="contacts_audience_duplicate",
             ),
             path(
+                "<int:audience_id>/living/",
+                wrap(living_views.living_panel),
+                name="contacts_audience_living",
+            ),
+            path(
+                "<int:audience_id>/living/preview/",
+                wrap(living_views.living_preview),
+                name="contacts_audience_living_preview",
+            ),
+            path(
+                "<int:audience_id>/living/start/",
+                wrap(living_views.living_start),
+                name="contacts_audience_living_start",
+            ),
+            path(
+                "<int:audience_id>/living/confirm/",
+                wrap(living_views.living_confirm),
+                name="contacts_audience_living_confirm",
+            ),
+            path(
+                "<int:audience_id>/living/stop/",
+                wrap(living_views.living_stop),
+                name="contacts_audience_living_stop",
+            ),
+            path(
+                "<int:audience_id>/sizes/",
+                wrap(views.audience_sizes_view),
+                name="contacts_audience_sizes",
+            ),
+            path(
                 "<int:audience_id>/wix-label/preview/",
                 wrap(views.audience_wix_label_preview),
                 name="contacts_audience_wix_label_preview",
@@ -127,12 +176,13 @@ class AudienceAdmin(admin.ModelAdmin):
         audiences = list(changelist.result_list)  # fills the queryset's cache: the rows shown
         rules = {a.pk: SegmentRules.from_json(a.rules) for a in audiences}
         names = label_names_for_keys({key for r in rules.values() for key in r.keys})
+        named = audience_names(a for r in rules.values() for a in nested.audience_ids(r.tree))
         can_duplicate = request.user.has_perms(["contacts.view_audience", "contacts.add_audience"])
         counts = contact_counts_for_segments(rules)
         for audience in audiences:
             audience.segment = rules[audience.pk]
             audience.contact_count = counts[audience.pk]
-            audience.rules_in_words = rules_in_words(audience.segment, names)
+            audience.rules_in_words = rules_in_words(audience.segment, names, named)
             audience.can_change = audience_can_change(request.user, audience)
             audience.can_duplicate = can_duplicate
         return changelist
@@ -200,6 +250,15 @@ class AudienceAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         audience_delete(audience=obj, user=request.user)
+
+    def get_deleted_objects(self, objs, request):
+        """An audience that others name in their rules is protected, as a related object would
+        be: the delete page lists those audiences instead of a Delete button."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for audience in objs:
+            for other in audiences_naming(audience.pk):
+                protected.append(f"Audience “{other}”, whose rules name “{audience}”")
+        return deleted, counts, perms_needed, protected
 
     # The services write the history entries; the admin's own would repeat them.
     def log_change(self, request, obj, message):

@@ -6,10 +6,11 @@ class ContactsConfig(AppConfig):
     verbose_name = "Contacts and audiences"
 
     def ready(self) -> None:
-        from contacts import services, settle
+        from contacts import living, services, settle
         from journal.references import KEY_USER_FINDERS
         from journal.services import label_key_replaced
         from journal.undo import StepKind, step_kind
+        from wixcache.store import CHANGE_LISTENERS
 
         step_kind(
             "contact",
@@ -20,5 +21,9 @@ class ContactsConfig(AppConfig):
             ),
         )
         label_key_replaced.connect(settle.audiences_key_replace, dispatch_uid="audiences-keys")
+        label_key_replaced.connect(living.living_key_replace, dispatch_uid="living-keys")
+        if living.living_labels_nudge not in CHANGE_LISTENERS:
+            CHANGE_LISTENERS.append(living.living_labels_nudge)
+
         if settle.audiences_using not in KEY_USER_FINDERS:
             KEY_USER_FINDERS.append(settle.audiences_using)

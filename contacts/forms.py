@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from contacts import rules as nested
 from contacts.models import Audience
 from contacts.segments import (
     MAX_KEYS_PER_GROUP,
@@ -16,6 +17,7 @@ from contacts.segments import (
 from contacts.selectors import Cursor
 from labels.forms import LabelNameField, reject_control_characters
 from labels.selectors import label_key_successors, label_map_for_keys
+from wixcache.models import Label
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 
@@ -59,6 +61,28 @@ class SegmentForm(forms.Form):
         },
     )
 
+    rule = forms.CharField(required=False, max_length=nested.MAX_TEXT, strip=True)
+
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user  # whose rules: naming saved audiences needs leave to see them
+
+    def clean_rule(self) -> nested.Group | None:
+        try:
+            tree = nested.parse(self.cleaned_data["rule"])
+        except nested.RuleProblem as problem:
+            raise ValidationError(str(problem)) from None
+        if (
+            nested.audience_ids(tree)
+            and self.user is not None
+            and not self.user.has_perm("contacts.view_audience")
+        ):
+            raise ValidationError(
+                "These rules name saved audiences, which you may not see; take those "
+                "conditions out, or ask someone who may see audiences."
+            )
+        return tree
+
     def clean_q(self) -> str:
         text = self.cleaned_data["q"]
         if problem := search_problem(text):
@@ -69,7 +93,8 @@ class SegmentForm(forms.Form):
         data = super().clean()
         if self.errors:
             return data
-        keys = {*data["all"], *data["any"], *data["none"]}
+        tree = data["rule"]
+        keys = {*data["all"], *data["any"], *data["none"], *nested.label_keys(tree)}
         self.labels = label_map_for_keys(keys)
         unknown = keys - self.labels.keys()
         if unknown:
@@ -79,7 +104,8 @@ class SegmentForm(forms.Form):
             if moved:
                 for group in ("all", "any", "none"):
                     data[group] = [moved.get(key, key) for key in data[group]]
-                keys = {*data["all"], *data["any"], *data["none"]}
+                tree = data["rule"] = nested.renamed(tree, moved)
+                keys = {*data["all"], *data["any"], *data["none"], *nested.label_keys(tree)}
                 self.labels = label_map_for_keys(keys)
         known = self.labels.keys()
         self.rules = SegmentRules(
@@ -88,6 +114,7 @@ class SegmentForm(forms.Form):
             none_of=tuple(data["none"]),
             unlabeled=data["unlabeled"],
             search=data["q"],
+            tree=tree,
             unknown_keys=tuple(sorted(keys - known)),
         )
         return data
@@ -204,3 +231,52 @@ class LabelSearchForm(forms.Form):
 
 class ContactLabelForm(forms.Form):
     key = forms.CharField(max_length=80)
+
+
+class ContactListForm(forms.Form):
+    """Label from a list, step one: the list, pasted or as a file (one of the two)."""
+
+    text = forms.CharField(
+        label="Paste email addresses or Wix contact ids",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="One per line, or however they came: “Anna <anna@example.com>; bob@…” works.",
+    )
+    file = forms.FileField(
+        label="or choose a CSV or text file",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
+        help_text="The first email address or contact id of each row is used; up to 100,000 rows.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        pasted, upload = (data.get("text") or "").strip(), data.get("file")
+        if pasted and upload:
+            raise ValidationError("Paste a list or choose a file, not both.")
+        if not pasted and not upload:
+            raise ValidationError("Paste email addresses or contact ids, or choose a file.")
+        return data
+
+
+class ContactListChangeForm(forms.Form):
+    """Label from a list, step two: which label, added or removed."""
+
+    label = forms.CharField(max_length=255)
+    action = forms.ChoiceField(
+        choices=[("add", "Add the label"), ("remove", "Remove the label")],
+        initial="add",
+        widget=forms.RadioSelect,
+    )
+    # The number of contacts the preview said would change: applying refuses another number.
+    expected = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+    def clean_label(self) -> Label:
+        key = self.cleaned_data["label"]
+        label = label_map_for_keys([key]).get(key) if "\x00" not in key else None
+        if label is None:
+            raise ValidationError(
+                "This label is not in Wix any more (it was deleted meanwhile). Choose another."
+            )
+        return label

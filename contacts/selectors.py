@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
@@ -34,8 +36,11 @@ from django.db.models import (
     Value,
 )
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 from pyroaring import BitMap
 
+from contacts import rules as nested
+from contacts.models import Audience
 from contacts.segments import SegmentRules
 from labels.models import LabelNote
 from labels.selectors import label_deleted_names
@@ -139,7 +144,13 @@ def _search_q(text: str, prefix: str = "") -> Q:
 NOTHING = Q(pk__in=[])
 
 
-def segment_filter(rules: SegmentRules, *, label_ids: dict[str, int], probe: bool = True) -> Q:
+def segment_filter(
+    rules: SegmentRules,
+    *,
+    label_ids: dict[str, int],
+    probe: bool = True,
+    refs: _Refs | None = None,
+) -> Q:
     """The rules as one WHERE clause on Contact. Keys missing from `label_ids` match nothing.
 
     `probe` checks each contact against the labels (EXISTS on the (contact, label) index): best
@@ -164,7 +175,124 @@ def segment_filter(rules: SegmentRules, *, label_ids: dict[str, int], probe: boo
         query &= ~Exists(ContactLabel.objects.filter(contact_id=OuterRef("pk")))
     if rules.search:
         query &= _search_q(rules.search)
+    if (tree := rules.nested_rule) is not None:
+        try:
+            query &= _tree_q(tree, label_ids, probe, refs or _Refs())
+        except Unresolvable:
+            if refs is not None:
+                raise  # up to the rule being read, which then matches nobody
+            return NOTHING
     return query
+
+
+def _tree_q(tree: nested.Group, ids: dict[str, int], probe: bool, refs: _Refs) -> Q:
+    def label(key: str) -> Q:
+        if key not in ids:
+            return NOTHING
+        return Q(_has([ids[key]])) if probe else Q(pk__in=_members([ids[key]]))
+
+    def condition(node: nested.Condition) -> Q:
+        if node.kind != "audience":
+            return _field_q(node)
+        if (node.audience, probe) not in refs.queries:
+            with refs.inside(node.audience) as rules:
+                sub_ids = _label_ids(rules, None)
+                refs.queries[node.audience, probe] = segment_filter(
+                    rules, label_ids=sub_ids, probe=probe, refs=refs
+                )
+        return refs.queries[node.audience, probe]
+
+    return nested.evaluate(
+        tree,
+        label=label,
+        condition=condition,
+        everyone=Q,
+        nobody=lambda: NOTHING,
+        both=operator.and_,
+        either=operator.or_,
+        without=lambda a, b: a & ~b,
+    )
+
+
+def _field_q(node: nested.Condition) -> Q:
+    """A contact-field condition of a nested rule (created dates in the site's time zone)."""
+    match node.kind:
+        case "email":
+            return ~Q(email="")
+        case "phone":
+            return ~Q(phone="")
+        case "days":
+            return Q(remote_created_at__gte=timezone.now() - timedelta(days=node.days))
+    query = Q()
+    if node.start is not None:
+        query &= Q(remote_created_at__gte=_midnight(node.start))
+    if node.end is not None:
+        query &= Q(remote_created_at__lt=_midnight(node.end + timedelta(days=1)))
+    return query
+
+
+def _midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class Unresolvable(Exception):
+    """A nested rule names a saved audience that is gone, leads back to itself, or goes deeper
+    than `MAX_AUDIENCE_DEPTH`: the whole rule then matches nobody. Saving such rules is refused
+    (`audience_rules_problem`), but two people saving at once, or a deletion by hand, can still
+    make one; it must never match more than it would have."""
+
+
+MAX_AUDIENCE_DEPTH = 10  # audiences naming audiences naming audiences…
+MAX_AUDIENCES_NAMED = 50  # different saved audiences one rule reads, through all of them
+
+
+@dataclass
+class _Refs:
+    """The saved audiences one reading of a rule goes through: each is read from the database
+    once, and its members (or its WHERE clause) worked out once however often it is named."""
+
+    rules: dict[int, SegmentRules | None] = field(default_factory=dict)
+    members: dict[int, BitMap] = field(default_factory=dict)
+    queries: dict[tuple[int, bool], Q] = field(default_factory=dict)
+    path: list[int] = field(default_factory=list)
+
+    @contextmanager
+    def inside(self, audience_id: int) -> Iterator[SegmentRules]:
+        if audience_id in self.path or len(self.path) >= MAX_AUDIENCE_DEPTH:
+            raise Unresolvable
+        if audience_id not in self.rules:
+            if len(self.rules) >= MAX_AUDIENCES_NAMED:
+                raise Unresolvable
+            stored = Audience.objects.filter(pk=audience_id).values_list("rules", flat=True)
+            stored = stored.first()
+            self.rules[audience_id] = None if stored is None else SegmentRules.from_json(stored)
+        rules = self.rules[audience_id]
+        if rules is None:
+            raise Unresolvable
+        self.path.append(audience_id)
+        try:
+            yield rules
+        finally:
+            self.path.pop()
+
+
+def segment_rules_whole(rules: SegmentRules) -> bool:
+    """Whether every saved audience the rules reach exists, none leads back to itself, and the
+    chain stays within MAX_AUDIENCE_DEPTH and MAX_AUDIENCES_NAMED: if not, the rules match
+    nobody (see `Unresolvable`). One query per audience reached."""
+    refs, done = _Refs(), set()
+
+    def visit(one: SegmentRules) -> None:
+        for pk in nested.audience_ids(one.nested_rule) - done:
+            with refs.inside(pk) as named:
+                visit(named)
+            done.add(pk)
+
+    try:
+        visit(rules)
+    except Unresolvable:
+        return False
+    return True
 
 
 def _label_ids(rules: SegmentRules, label_ids: dict[str, int] | None) -> dict[str, int]:
@@ -215,9 +343,29 @@ def _count_cache_key(rules: SegmentRules, ids: dict[str, int], version: int) -> 
         sorted(ids[k] for k in rules.none_of if k in ids),
         rules.unlabeled,
         rules.search,
+        # The nested rule with its labels' ids (a key restored under a new id is a new count).
+        _tree_shape(rules.nested_rule, ids),
     ]
     digest = hashlib.sha256(json.dumps(shape).encode()).hexdigest()[:32]
     return f"contacts:segment-count:{connection.alias}:{version}:{digest}"
+
+
+def _tree_shape(tree: nested.Group | None, ids: dict[str, int]) -> str:
+    if tree is None:
+        return ""
+    return nested.renamed(tree, {k: f"{k}={ids.get(k)}" for k in nested.label_keys(tree)}).text()
+
+
+def _cacheable(rules: SegmentRules) -> bool:
+    """Whether a count may be kept under the segment version: not when the nested rule reads
+    the clock ("the last 30 days"), a created date, or a saved audience (whose rules the
+    version does not follow)."""
+    tree = rules.nested_rule
+    if tree is None:
+        return True
+    # ("dates" too: SQLite's version trigger does not follow a changed created date.)
+    uncached = ("days", "dates", "audience")
+    return not any(getattr(n, "kind", "") in uncached for n in nested.walk(tree))
 
 
 def contact_count_for_segment(
@@ -230,7 +378,7 @@ def contact_count_for_segment(
     members = segment_members(rules, ids)
     if members is not None:
         return len(members)
-    version = segment_version() if cached else None
+    version = segment_version() if cached and _cacheable(rules) else None
     if version is None:
         return _count(rules, ids)
     key = _count_cache_key(rules, ids, version)
@@ -253,17 +401,29 @@ def contact_counts_for_segments(rules: dict[int, SegmentRules]) -> dict[int, int
     version = segment_version()
     if version is None:
         return _counts(rules, ids)
-    cache_keys = {pk: _count_cache_key(one, ids, version) for pk, one in rules.items()}
+    cache_keys = {
+        pk: _count_cache_key(one, ids, version) for pk, one in rules.items() if _cacheable(one)
+    }
     found = cache.get_many(list(cache_keys.values()))
-    missed = {pk: one for pk, one in rules.items() if found.get(cache_keys[pk]) is None}
+    missed = {
+        pk: one
+        for pk, one in rules.items()
+        if pk not in cache_keys or found.get(cache_keys[pk]) is None
+    }
     counted = _counts(missed, ids)
     if counted:
-        cache.set_many({cache_keys[pk]: n for pk, n in counted.items()}, COUNT_CACHE_SECONDS)
+        cache.set_many(
+            {cache_keys[pk]: n for pk, n in counted.items() if pk in cache_keys},
+            COUNT_CACHE_SECONDS,
+        )
     return {pk: counted[pk] if pk in counted else found[cache_keys[pk]] for pk in rules}
 
 
 def segment_members(
-    rules: SegmentRules, ids: dict[str, int], index: LabelIndex | None = None
+    rules: SegmentRules,
+    ids: dict[str, int],
+    index: LabelIndex | None = None,
+    refs: _Refs | None = None,
 ) -> BitMap | None:
     """The ids of the contacts the rules match, from the label index: ALL of an intersection,
     ANY of a union, NONE of a difference, the search intersected with the result. None where
@@ -284,9 +444,43 @@ def segment_members(
         result -= BitMap.union(*none)
     if rules.unlabeled:
         result -= index.labelled()
+    # Evaluated even when nothing is left: a gone audience it names empties the whole rule, on
+    # this path as on the database's.
+    if (tree := rules.nested_rule) is not None:
+        try:
+            result &= _tree_members(tree, ids, index, refs or _Refs())
+        except Unresolvable:
+            if refs is not None:
+                raise  # up to the rule being read, which then matches nobody
+            return BitMap()
     if rules.search and result:
         result &= _search_members(rules.search, within=result)
     return result
+
+
+def _tree_members(
+    tree: nested.Group, ids: dict[str, int], index: LabelIndex, refs: _Refs
+) -> BitMap:
+    def condition(node: nested.Condition) -> BitMap:
+        if node.kind != "audience":
+            return BitMap(Contact.objects.filter(_field_q(node)).values_list("pk", flat=True))
+        if node.audience not in refs.members:
+            with refs.inside(node.audience) as rules:
+                sub_ids = _label_ids(rules, None)
+                found = segment_members(rules, sub_ids, index, refs)
+                refs.members[node.audience] = BitMap() if found is None else found
+        return refs.members[node.audience]
+
+    return nested.evaluate(
+        tree,
+        label=lambda key: index.label(ids[key]) if key in ids else BitMap(),
+        condition=condition,
+        everyone=lambda: index.everyone,
+        nobody=BitMap,
+        both=operator.and_,
+        either=operator.or_,
+        without=operator.sub,
+    )
 
 
 # Up to this many matching contacts are read by their ids; more, by walking an order's index.
@@ -380,7 +574,7 @@ def _counted(rules: SegmentRules, ids: dict[str, int]) -> QuerySet | None:
     """The rows to count for the rules, or None when nobody can match. With an ALL-of label
     they are that label's memberships, the rest probed: far fewer rows than the contact
     table."""
-    if not rules.all_of:
+    if not rules.all_of or rules.nested_rule is not None:
         return Contact.objects.filter(segment_filter(rules, label_ids=ids))
     if any(k not in ids for k in rules.all_of) or rules.unlabeled:
         return None
@@ -770,3 +964,61 @@ def label_names_for_keys(keys: Iterable[str]) -> dict[str, str]:
     if gone:
         names.update({key: f"{name} (deleted)" for key, name in label_deleted_names(gone).items()})
     return names
+
+
+def audience_names(ids: Iterable[int]) -> dict[int, str]:
+    """Saved audiences' names by id, for nested rules that name them. One query, or none."""
+    ids = set(ids)
+    return dict(Audience.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+
+
+def audience_rules_problem(audience_id: int | None, rules: SegmentRules) -> str:
+    """Why rules of saved audience `audience_id` (None: a new one) cannot be saved, or "": they
+    name that audience itself (directly or through others), a saved audience that is gone, a
+    chain deeper than MAX_AUDIENCE_DEPTH, or more than MAX_AUDIENCES_NAMED audiences. One query
+    per step of the longest chain."""
+    came_from: dict[int, int | None] = dict.fromkeys(nested.audience_ids(rules.tree))
+    depth = dict.fromkeys(came_from, 1)
+    step, names = set(came_from), {}
+    while step:
+        if audience_id in step:
+            chain, at = [], came_from[audience_id]
+            while at is not None:
+                chain.append(names.get(at, f"#{at}"))
+                at = came_from[at]
+            through = "".join(f" through “{name}”" for name in chain[::-1])
+            name = Audience.objects.filter(pk=audience_id).values_list("name", flat=True).first()
+            return (
+                f"An audience cannot include itself: these rules name “{name}”{through}. Take "
+                "that condition out, then save."
+            )
+        rows = {
+            pk: (name, stored)
+            for pk, name, stored in Audience.objects.filter(pk__in=step).values_list(
+                "pk", "name", "rules"
+            )
+        }
+        if gone := sorted(step - rows.keys()):
+            return (
+                f"These rules name saved audience #{gone[0]}, which no longer exists. Take that "
+                "condition out, then save."
+            )
+        if max(depth[pk] for pk in step) > MAX_AUDIENCE_DEPTH:
+            return (
+                f"Saved audiences can name each other {MAX_AUDIENCE_DEPTH} deep at most; these "
+                "rules go deeper. Name an audience nearer the end of the chain."
+            )
+        following = set()
+        for pk, (name, stored) in rows.items():
+            names[pk] = name
+            for named in nested.audience_ids(SegmentRules.from_json(stored).tree):
+                if named not in came_from:
+                    came_from[named], depth[named] = pk, depth[pk] + 1
+                    following.add(named)
+        if len(came_from) > MAX_AUDIENCES_NAMED:
+            return (
+                f"These rules reach more than {MAX_AUDIENCES_NAMED} saved audiences through each "
+                "other; name fewer."
+            )
+        step = following
+    return ""

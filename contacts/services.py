@@ -9,11 +9,18 @@ from collections.abc import Iterable, Sequence
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION
 from django.db import transaction
+from django.utils import timezone
 
+from contacts import rules as nested
 from contacts.history import history_log
-from contacts.models import Audience
+from contacts.lists import PASTED, contact_list_changing, wix_ids_in_created_order
+from contacts.models import Audience, AudienceSize, ContactList, LivingLabel
 from contacts.segments import SegmentRules
-from contacts.selectors import contact_wix_ids_for_change
+from contacts.selectors import (
+    audience_rules_problem,
+    contact_counts_for_segments,
+    contact_wix_ids_for_change,
+)
 from journal.models import Operation, OperationRef
 from journal.services import (
     asking_wix,
@@ -35,7 +42,7 @@ from labels.tasks import label_job_start
 from labelsite.wix import WixClient
 from labelsite.wix.records import WixContact
 from wixcache.budget import site_client
-from wixcache.models import Contact, Label
+from wixcache.models import Contact, ContactLabel, Label
 from wixcache.store import contacts_store, label_store, labels_gone_mark
 
 
@@ -198,28 +205,130 @@ def contacts_label_bulk_start(
         )
         for label in [*add, *remove]
     }
-    wix_ids = list(dict.fromkeys(wix_id for ids in per_key.values() for wix_id in ids))
     scope = "ticked contacts" if only is not None else "all matching contacts"
-    description = f"{_describe(add, remove)} on {scope}"
-    add_keys, remove_keys = [label.key for label in add], [label.key for label in remove]
     with transaction.atomic():
-        op = operation_plan(
-            kind=Operation.Kind.BULK_LABELS,
+        _refuse_taking_from_everyone(remove, per_key, user=user)
+        description = f"{_describe(add, remove)} on {scope}"
+        return _bulk_job(description, add=add, remove=remove, per_key=per_key, user=user)
+
+
+def _bulk_job(
+    description: str,
+    *,
+    add: Sequence[Label],
+    remove: Sequence[Label],
+    per_key: dict[str, list[str]],
+    user,
+) -> LabelJob:
+    """The operation (undo gives back exactly what each contact gained or lost) and the job that
+    carries it out, for the contacts `per_key` lists under each label's key."""
+    wix_ids = list(dict.fromkeys(wix_id for ids in per_key.values() for wix_id in ids))
+    add_keys, remove_keys = [label.key for label in add], [label.key for label in remove]
+    op = operation_plan(
+        kind=Operation.Kind.BULK_LABELS,
+        user=user,
+        summary=f"{description} ({len(wix_ids)} contacts)",
+        args={"add": add_keys, "remove": remove_keys, "count": len(wix_ids)},
+        reverse=bulk_reverse(add_keys, remove_keys, wix_ids, per_key=per_key),
+        refs=map(label_ref, [*add, *remove]),
+    )
+    return label_job_start(
+        requested_by=user,
+        description=description,
+        contact_ids=wix_ids,
+        add_keys=add_keys,
+        remove_keys=remove_keys,
+        kind=LabelJob.Kind.APPLY,
+        operation=op,
+    )
+
+
+class TakesLabelFromEveryone(LabelError):
+    """The change would take a label from every contact that has it: a label manager's action."""
+
+
+def takes_from_everyone_refusal(label: Label, losing_wix_ids: Iterable[str], *, user) -> str:
+    """Why this person may not take `label` from these contacts (Wix ids that hold it), or "".
+
+    Taking a label from everyone who has it amounts to deleting it (without Delete's
+    safeguards), so only a label manager may. Contacts that queued or running jobs are taking
+    it from already count as losing it: two changes of half the holders each are refused like
+    one of all of them."""
+    if user.has_perm("labels.delete_label"):
+        return ""
+    losing = set(losing_wix_ids)
+    holders = ContactLabel.objects.filter(label_id=label.pk).count()
+    if not losing or not holders:
+        return ""
+    pending: set[str] = set()
+    active = (LabelJob.Status.QUEUED, LabelJob.Status.RUNNING)
+    for keys, wix_ids in LabelJob.objects.filter(status__in=active).values_list(
+        "remove_keys", "contact_ids"
+    ):
+        if label.key in keys:
+            pending.update(wix_ids)
+    pending = list(pending - losing)
+    still_losing = sum(
+        ContactLabel.objects.filter(
+            label_id=label.pk, contact__wix_id__in=pending[start : start + 5000]
+        ).count()
+        for start in range(0, len(pending), 5000)
+    )
+    if len(losing) + still_losing < holders:
+        return ""
+    return (
+        f"This would take “{label}” from every contact that has it"
+        f"{', with the changes already under way' if still_losing else ''}, which amounts to "
+        "deleting the label; only a label manager can do that. Narrow the change, or ask a "
+        "label manager."
+    )
+
+
+def _refuse_taking_from_everyone(remove: Sequence[Label], per_key: dict, *, user) -> None:
+    """Under a lock on each label (so two changes cannot both pass the check), refuse a change
+    that takes a label from everyone who has it, unless the person is a label manager."""
+    if not remove or user.has_perm("labels.delete_label"):
+        return
+    list(Label.objects.select_for_update().filter(pk__in=[label.pk for label in remove]))
+    for label in remove:
+        refusal = takes_from_everyone_refusal(label, per_key.get(label.key, ()), user=user)
+        if refusal:
+            raise TakesLabelFromEveryone(refusal)
+
+
+def contacts_label_from_list_start(
+    *, contact_list: ContactList, label: Label, remove: bool, user
+) -> tuple[LabelJob, bool]:
+    """Queue the change for the list's contacts that it would change, as one undoable
+    operation; returns (the job, whether it is new). The same change asked again while its job
+    is queued or running (a second tab) returns that job; once it ended (or was undone), it is
+    worked out afresh. Raises `TakesLabelFromEveryone`."""
+    change = f"{'remove' if remove else 'add'}:{label.key}"
+    with transaction.atomic():
+        kept = ContactList.objects.select_for_update().get(pk=contact_list.pk)
+        earlier = LabelJob.objects.filter(pk=kept.jobs.get(change)).first()
+        if earlier is not None and earlier.is_active:
+            return earlier, False
+        wix_ids = wix_ids_in_created_order(
+            contact_list_changing(kept, label_pk=label.pk, remove=remove)
+        )
+        if remove:
+            _refuse_taking_from_everyone([label], {label.key: wix_ids}, user=user)
+        verb = f"Remove “{label}” from" if remove else f"Add “{label}” to"
+        job = _bulk_job(
+            f"{verb} contacts from {_list_source(kept)}",
+            add=[] if remove else [label],
+            remove=[label] if remove else [],
+            per_key={label.key: wix_ids},
             user=user,
-            summary=f"{description} ({len(wix_ids)} contacts)",
-            args={"add": add_keys, "remove": remove_keys, "count": len(wix_ids)},
-            reverse=bulk_reverse(add_keys, remove_keys, wix_ids, per_key=per_key),
-            refs=map(label_ref, [*add, *remove]),
         )
-        return label_job_start(
-            requested_by=user,
-            description=description,
-            contact_ids=wix_ids,
-            add_keys=add_keys,
-            remove_keys=remove_keys,
-            kind=LabelJob.Kind.APPLY,
-            operation=op,
-        )
+        kept.jobs = {**kept.jobs, change: job.pk}
+        kept.save(update_fields=["jobs"])
+    return job, True
+
+
+def _list_source(contact_list: ContactList) -> str:
+    return contact_list.source if contact_list.source == PASTED else f"“{contact_list.source}”"
 
 
 def _audience_logged(audience: Audience, *, user, summary: str, action: int, message: str) -> None:
@@ -235,11 +344,19 @@ def _audience_logged(audience: Audience, *, user, summary: str, action: int, mes
     history_log(user=user, obj=audience, action=action, message=message)
 
 
+class AudienceRefused(ValueError):
+    """Rules that cannot be saved (an audience including itself, one named that is gone), or an
+    audience that cannot be deleted (others name it); the message says why."""
+
+
 def audience_create(*, name: str, description: str = "", rules: SegmentRules, user) -> Audience:
     with transaction.atomic():
         audience = Audience.objects.create(
             name=name, description=description, rules=rules.as_json(), created_by=user
         )
+        # Its id is known now: rules that name it (guessed) are refused with the rest.
+        if problem := audience_rules_problem(audience.pk, rules):
+            raise AudienceRefused(problem)
         _audience_logged(
             audience,
             user=user,
@@ -247,6 +364,7 @@ def audience_create(*, name: str, description: str = "", rules: SegmentRules, us
             action=ADDITION,
             message="Saved from the contacts page.",
         )
+        transaction.on_commit(lambda: audience_sizes_record(audience_ids=[audience.pk]))
     return audience
 
 
@@ -260,8 +378,12 @@ def audience_update(
 ) -> Audience:
     """Change what differs from the audience as stored (not as a form may have changed the
     instance already), under a lock so that two saves do not interleave."""
+    from contacts.living import living_pass_queue  # here: contacts.living imports this module
+
     with transaction.atomic():
         stored = Audience.objects.select_for_update().get(pk=audience.pk)
+        if rules is not None and (problem := audience_rules_problem(stored.pk, rules)):
+            raise AudienceRefused(problem)
         changed = []
         if rules is not None and rules.as_json() != stored.rules:
             stored.rules = rules.as_json()
@@ -281,6 +403,12 @@ def audience_update(
                 action=CHANGE,
                 message=f"Changed {', '.join(changed)}.",
             )
+            if "rules" in changed:
+                transaction.on_commit(lambda: audience_sizes_record(audience_ids=[stored.pk]))
+                # Living audiences may name this one: their labels follow now, not at the
+                # next regular pass.
+                why = f"audience “{stored.name}” changed"
+                transaction.on_commit(lambda: living_pass_queue(why=why))
     return stored
 
 
@@ -303,7 +431,16 @@ def audience_duplicate(*, audience: Audience, user) -> Audience:
 
 
 def audience_delete(*, audience: Audience, user) -> None:
+    """Delete a saved audience, unless others name it in their rules (they would lose part of
+    what they match, and match more than they should). A living label it kept is stopped first,
+    in the journal as a stop: the Wix label stays as it is."""
+    from contacts.living import living_label_stop  # here: contacts.living imports this module
+
     with transaction.atomic():
+        if naming := audiences_naming(audience.pk, lock=True):
+            raise AudienceRefused(audience_named_refusal(audience, naming))
+        if (living := LivingLabel.objects.filter(audience=audience).first()) is not None:
+            living_label_stop(living=living, user=user)
         _audience_logged(
             audience,
             user=user,
@@ -370,4 +507,68 @@ def _audience_label_job(
         add_keys=[label.key],
         kind=LabelJob.Kind.AUDIENCE,
         operation=op,
+    )
+
+
+def audience_sizes_record(*, audience_ids: Iterable[int] | None = None) -> int:
+    """Count saved audiences now and keep each count as its figure for today (the day's last
+    count, and the smallest and largest counted that day). All audiences, or those named.
+    Returns how many were counted. One read of the rules, the counts (one query through the
+    label index), one read and one write of today's rows."""
+    audiences = Audience.objects.all()
+    if audience_ids is not None:
+        audiences = audiences.filter(pk__in=list(audience_ids))
+    rules = {
+        pk: SegmentRules.from_json(stored) for pk, stored in audiences.values_list("pk", "rules")
+    }
+    if not rules:
+        return 0
+    counts = contact_counts_for_segments(rules)
+    now = timezone.now()
+    today = timezone.localdate(now)
+    with transaction.atomic():
+        # Audiences deleted meanwhile are left out; the rest cannot be deleted until this ends.
+        alive = set(
+            Audience.objects.select_for_update().filter(pk__in=counts).values_list("pk", flat=True)
+        )
+        counts = {pk: n for pk, n in counts.items() if pk in alive}
+        known = {
+            row.audience_id: row
+            for row in AudienceSize.objects.select_for_update().filter(
+                day=today, audience_id__in=rules
+            )
+        }
+        for row in known.values():
+            n = counts[row.audience_id]
+            row.count, row.counted_at = n, now
+            row.smallest, row.largest = min(row.smallest, n), max(row.largest, n)
+        AudienceSize.objects.bulk_update(
+            known.values(), ["count", "smallest", "largest", "counted_at"]
+        )
+        AudienceSize.objects.bulk_create(
+            AudienceSize(audience_id=pk, day=today, count=n, smallest=n, largest=n, counted_at=now)
+            for pk, n in counts.items()
+            if pk not in known
+        )
+    return len(counts)
+
+
+def audiences_naming(audience_id: int, *, lock: bool = False) -> list[Audience]:
+    """The saved audiences whose rules name this one (`lock`: they cannot change until the
+    caller's transaction ends)."""
+    others = Audience.objects.exclude(pk=audience_id).only("pk", "name", "rules").order_by("pk")
+    if lock:
+        others = others.select_for_update()
+    return [
+        other
+        for other in others
+        if audience_id in nested.audience_ids(SegmentRules.from_json(other.rules).tree)
+    ]
+
+
+def audience_named_refusal(audience: Audience, naming: Sequence[Audience]) -> str:
+    names = ", ".join(f"“{other}”" for other in naming)
+    return (
+        f"“{audience}” cannot be deleted: {names} name{'s' if len(naming) == 1 else ''} it in "
+        "their rules, and would match more than they should without it. Change those first."
     )

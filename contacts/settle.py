@@ -8,6 +8,7 @@ import contextlib
 from django.db import transaction
 from django.urls import reverse
 
+from contacts import rules as nested
 from contacts.models import Audience
 from contacts.segments import SegmentRules
 from contacts.services import audience_label_made, contact_labels_changed
@@ -50,6 +51,9 @@ def contact_step_settle(step: dict, *, op: Operation, client: WixClient) -> list
     return [{**step, "add": step["remove"], "remove": step["add"]}]
 
 
+settler(Operation.Kind.LIVING_LABEL)(label_jobs_settle)  # its jobs are written with it
+
+
 @settler(Operation.Kind.AUDIENCE_LABEL)
 def audience_label_settle(op: Operation, *, client: WixClient) -> None:
     if op.args.get("key"):  # its job was written with the key: the job ends it
@@ -78,22 +82,33 @@ def audiences_key_replace(sender, *, old_key: str, new_key: str, **kwargs) -> No
             if old_key in keys:
                 rules[group] = [new_key if key == old_key else key for key in keys]
                 changed = True
+        tree = SegmentRules.from_json(rules).tree
+        if old_key in nested.label_keys(tree):
+            rules["tree"] = nested.renamed(tree, {old_key: new_key}).document()
+            changed = True
         if changed:
             Audience.objects.filter(pk=audience.pk).update(rules=rules)
 
 
 def audiences_using(keys: set[str]) -> list[KeyUser]:
-    """Saved audiences whose rules name any of `keys`."""
-    found = []
-    for audience in Audience.objects.only("pk", "name", "rules"):
-        named = {
-            k for group in ("all_of", "any_of", "none_of") for k in audience.rules.get(group) or []
-        }
+    """Saved audiences whose rules name any of `keys`, then those that keep one of them as a
+    living label (a change by hand to it is undone by the next pass; deleting it pauses the
+    audience's label). One query."""
+    found, living = [], []
+    page = reverse("admin:contacts_contact_changelist")
+    audiences = Audience.objects.select_related("living").only(
+        "pk", "name", "rules", "living__label_key"
+    )
+    for audience in audiences:
+        named = SegmentRules.from_json(audience.rules).keys
         if named & keys:
-            url = (
-                reverse("admin:contacts_contact_changelist")
-                + "?"
-                + SegmentRules.from_json(audience.rules).querystring(audience=audience.pk)
+            url = f"{page}?" + SegmentRules.from_json(audience.rules).querystring(
+                audience=audience.pk
             )
             found.append(KeyUser("audience", audience.name, url, frozenset(named & keys)))
-    return found
+        kept = getattr(audience, "living", None)
+        if kept is not None and kept.label_key in keys:
+            url = f"{page}?audience={audience.pk}"
+            name = f"{audience.name} (kept living)"
+            living.append(KeyUser("living label", name, url, frozenset([kept.label_key])))
+    return found + living

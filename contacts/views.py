@@ -5,6 +5,7 @@ permission."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -18,6 +19,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url, trigger_client_event
 
+from contacts import rules as nested
+from contacts.charts import sizes_chart
 from contacts.export import contact_csv_rows, export_content_disposition
 from contacts.forms import (
     PER_PAGE_CHOICES,
@@ -31,8 +34,17 @@ from contacts.forms import (
     WixLabelNameForm,
 )
 from contacts.history import contact_history
-from contacts.models import Audience, audience_can_change
+from contacts.living import (
+    living_allow,
+    living_difference,
+    living_labels_for_keys,
+    living_loop,
+    living_pass_queue,
+    living_removal_refusal,
+)
+from contacts.models import Audience, LivingLabel, audience_can_change
 from contacts.models import Contact as AdminContact
+from contacts.rule_views import builder_context
 from contacts.segments import SegmentRules
 from contacts.selectors import (
     audience_label_preview,
@@ -44,6 +56,8 @@ from contacts.selectors import (
     label_map_for_contacts,
 )
 from contacts.services import (
+    AudienceRefused,
+    TakesLabelFromEveryone,
     audience_create,
     audience_duplicate,
     audience_label_start,
@@ -51,6 +65,7 @@ from contacts.services import (
     contact_label_add,
     contact_label_remove,
     contacts_label_bulk_start,
+    takes_from_everyone_refusal,
 )
 from journal.models import Operation
 from journal.references import label_names_known
@@ -71,6 +86,7 @@ from labelsite.wix import WixError
 from wixcache.models import Contact, Label
 
 PAGE = "admin/contacts/contact/change_list.html"
+SIZE_DAYS = 90  # an audience's size over time: the last 90 days
 CONTACT_PAGE = "admin/contacts/contact/change_form.html"
 GROUPS = {"all": "ALL of", "any": "ANY of", "none": "NONE of"}
 BULK_GROUPS = {"add": "Add labels", "remove": "Remove labels"}
@@ -141,6 +157,13 @@ def _missing_notes(rules: SegmentRules, missing: dict[str, MissingLabel]) -> lis
     gone_none = [missing[k].display_name for k in rules.none_of if k in missing]
     if gone_none:
         notes.append(f"{_quoted(gone_none)} no longer exists; nobody has it to be left out.")
+    nested_keys = sorted(nested.label_keys(rules.tree))
+    gone_nested = [missing[k].display_name for k in nested_keys if k in missing]
+    if gone_nested:
+        notes.append(
+            f"{_quoted(gone_nested)} no longer exist{'s' if len(gone_nested) == 1 else ''}: in "
+            "the nested rule nobody has it. Choose another label there."
+        )
     return notes
 
 
@@ -264,7 +287,7 @@ def _prepare_rows(contacts: list[Contact]) -> None:
 @require_GET
 @permission_required("contacts.view_contact")
 def contacts_page(request: HtmxHttpRequest, extra_context: dict | None = None):
-    form = ContactPageForm(request.GET)
+    form = ContactPageForm(request.GET, user=request.user)
     context = _results_context(form, request)
     if request.htmx and not request.htmx.history_restore_request:
         response = TemplateResponse(request, f"{PAGE}#results", context)
@@ -282,7 +305,7 @@ def contacts_page(request: HtmxHttpRequest, extra_context: dict | None = None):
     can_read_audiences = request.user.has_perm("contacts.view_audience")
     if form.is_valid() and form.cleaned_data["audience"] and can_read_audiences:
         audience = (
-            Audience.objects.select_related("created_by")
+            Audience.objects.select_related("created_by", "living")
             .filter(pk=form.cleaned_data["audience"])
             .first()
         )
@@ -308,7 +331,9 @@ def contacts_page(request: HtmxHttpRequest, extra_context: dict | None = None):
         audience_form=AudienceForm(instance=audience) if audience else AudienceForm(),
         can_save=request.user.has_perm("contacts.add_audience"),
         can_change_audience=audience is not None and audience_can_change(request.user, audience),
+        audience_living=audience is not None and hasattr(audience, "living"),
         search_value=rules.search,
+        **builder_context(rules.tree, user=request.user),
         **(extra_context or {}),
     )
     return TemplateResponse(request, PAGE, context)
@@ -378,20 +403,23 @@ def _takes_label_from_everyone(form: BulkLabelForm) -> list[Label]:
 
 
 def _everyone_refused(request: HtmxHttpRequest, form: BulkLabelForm) -> str:
-    taken = _takes_label_from_everyone(form)
-    if not taken or request.user.has_perm("labels.delete_label"):
+    """Why this person may not make the change (see `takes_from_everyone_refusal`), or ""."""
+    if request.user.has_perm("labels.delete_label"):
         return ""
-    return (
-        f"This would take {', '.join(f'“{lb}”' for lb in taken)} from every contact that has "
-        "it, which amounts to deleting the label; only a label manager can do that. Narrow the "
-        "audience, or ask a label manager."
-    )
+    for label in form.remove_labels:
+        losing = contact_wix_ids_for_change(
+            rules=form.rules, remove_ids=[label.pk], only_wix_ids=_bulk_scope(form)
+        )
+        refusal = takes_from_everyone_refusal(label, losing, user=request.user)
+        if refusal:
+            return refusal
+    return ""
 
 
 @require_POST
 @permission_required("contacts.view_contact", "contacts.label_contacts")
 def bulk_preview(request: HtmxHttpRequest):
-    form = BulkLabelForm(request.POST)
+    form = BulkLabelForm(request.POST, user=request.user)
     context = {"bulk_form": form, "post": request.POST}
     if form.is_valid():
         context["changing"] = len(
@@ -410,6 +438,8 @@ def bulk_preview(request: HtmxHttpRequest):
         context["add_labels"], context["remove_labels"] = form.add_labels, form.remove_labels
         context["refused"] = _everyone_refused(request, form)
         context["takes_from_everyone"] = _takes_label_from_everyone(form)
+        changed = [label.key for label in (*form.add_labels, *form.remove_labels)]
+        context["livings"] = list(living_labels_for_keys(changed).values())
         context["undo_seconds"] = undo_seconds()
     return TemplateResponse(request, f"{PAGE}#bulk-panel", context)
 
@@ -417,7 +447,7 @@ def bulk_preview(request: HtmxHttpRequest):
 @require_POST
 @permission_required("contacts.view_contact", "contacts.label_contacts")
 def bulk_start(request: HtmxHttpRequest):
-    form = BulkLabelForm(request.POST)
+    form = BulkLabelForm(request.POST, user=request.user)
     if not form.is_valid():
         return TemplateResponse(request, f"{PAGE}#bulk-panel", {"bulk_form": form})
     refused = _everyone_refused(request, form)
@@ -425,13 +455,17 @@ def bulk_start(request: HtmxHttpRequest):
         return TemplateResponse(
             request, f"{PAGE}#bulk-panel", {"bulk_form": form, "refused": refused}, status=403
         )
-    job = contacts_label_bulk_start(
-        rules=form.rules,
-        add=form.add_labels,
-        remove=form.remove_labels,
-        only_wix_ids=_bulk_scope(form),
-        user=request.user,
-    )
+    try:
+        job = contacts_label_bulk_start(
+            rules=form.rules,
+            add=form.add_labels,
+            remove=form.remove_labels,
+            only_wix_ids=_bulk_scope(form),
+            user=request.user,
+        )
+    except TakesLabelFromEveryone as refusal:  # another change got there first
+        context = {"bulk_form": form, "refused": str(refusal)}
+        return TemplateResponse(request, f"{PAGE}#bulk-panel", context, status=403)
     return TemplateResponse(request, f"{PAGE}#bulk-panel", {"job": job})
 
 
@@ -439,7 +473,7 @@ def bulk_start(request: HtmxHttpRequest):
 @permission_required("contacts.view_contact", "contacts.add_audience")
 def audience_save(request: HtmxHttpRequest):
     """Save the builder's rules as a new audience, or into the one being edited."""
-    segment = SegmentForm(request.POST)
+    segment = SegmentForm(request.POST, user=request.user)
     audience = None
     if request.POST.get("audience"):
         which = AudienceIdForm(request.POST)
@@ -460,27 +494,90 @@ def audience_save(request: HtmxHttpRequest):
         errors = [e for f in (segment, form) for errs in f.errors.values() for e in errs]
         return TemplateResponse(request, f"{PAGE}#save-errors", {"save_errors": errors})
     if audience is None:
-        audience = audience_create(
-            name=form.cleaned_data["name"],
-            description=form.cleaned_data["description"],
-            rules=segment.rules,
-            user=request.user,
-        )
+        try:
+            audience = audience_create(
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                rules=segment.rules,
+                user=request.user,
+            )
+        except AudienceRefused as refused:
+            return TemplateResponse(request, f"{PAGE}#save-errors", {"save_errors": [str(refused)]})
         messages.success(request, f"Audience “{audience}” saved.")
     else:
-        audience = audience_update(
-            audience=audience,
-            rules=segment.rules,
-            name=form.cleaned_data["name"],
-            description=form.cleaned_data["description"],
-            user=request.user,
-        )
+        if answer := _living_rules_check(request, audience, segment.rules):
+            return answer
+        try:
+            audience = audience_update(
+                audience=audience,
+                rules=segment.rules,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                user=request.user,
+            )
+        except AudienceRefused as refused:
+            return TemplateResponse(request, f"{PAGE}#save-errors", {"save_errors": [str(refused)]})
         messages.success(request, f"Audience “{audience}” updated.")
+        if hasattr(audience, "living"):
+            living_pass_queue(why=f"the audience's rules changed ({request.user})")
     return HttpResponseClientRedirect(audience_url(audience))
+
+
+def _living_rules_check(
+    request: HtmxHttpRequest, audience: Audience, rules: SegmentRules
+) -> TemplateResponse | None:
+    """New rules for an audience kept as a living label: refused if they would read the label
+    itself; otherwise the difference first (who would get the label, who would lose it), saved
+    once the person confirms that same difference. None: nothing to ask."""
+    living = LivingLabel.objects.filter(audience=audience).first()
+    if living is None or rules.as_json() == audience.rules:
+        return None
+    label = Label.objects.filter(key=living.label_key).first()
+    if refusal := living_loop(audience, rules, living.label_key):
+        return TemplateResponse(request, f"{PAGE}#save-errors", {"save_errors": [refusal]})
+    if label is None:
+        return None  # paused: nothing changes in Wix until the label is back
+    difference = living_difference(rules, label)
+    if difference is None:
+        return None  # rules with a hole: the living label waits, changing nothing in Wix
+    leaving = len(difference.leaving)
+    if refusal := living_removal_refusal(label, leaving, user=request.user):
+        return TemplateResponse(request, f"{PAGE}#save-errors", {"save_errors": [refusal]})
+    said = f"{len(difference.entering)}:{leaving}"
+    if request.POST.get("living_confirmed") == said:
+        living_allow(living, leaving)  # the person saw how many would lose it
+        return None
+    context = {
+        "living_change": {
+            "label": label,
+            "entering": len(difference.entering),
+            "leaving": len(difference.leaving),
+            "said": said,
+            "audience": audience,
+        }
+    }
+    return TemplateResponse(request, f"{PAGE}#save-errors", context)
 
 
 def audience_url(audience: Audience) -> str:
     return _page_url(SegmentRules.from_json(audience.rules), audience=audience.pk)
+
+
+@require_GET
+@permission_required("contacts.view_contact", "contacts.view_audience")
+def audience_sizes_view(request: HtmxHttpRequest, audience_id: int):
+    """The audience's size over the last 90 days, as a chart and as a table."""
+    audience = get_object_or_404(Audience, pk=audience_id)
+    today = timezone.localdate()
+    rows = list(
+        audience.sizes.filter(day__gt=today - timedelta(days=SIZE_DAYS))
+        .order_by("day")
+        .values_list("day", "count", "smallest", "largest")
+    )
+    chart = sizes_chart(rows, today=today, span=SIZE_DAYS)
+    return TemplateResponse(
+        request, "admin/contacts/audience/sizes.html", {"audience": audience, "chart": chart}
+    )
 
 
 @require_POST
@@ -533,9 +630,9 @@ def audience_wix_label_start(request: HtmxHttpRequest, audience_id: int):
 @require_GET
 @permission_required("contacts.view_contact", "contacts.export_contacts")
 def export_csv(request: HtmxHttpRequest):
-    form = SegmentForm(request.GET)
+    form = SegmentForm(request.GET, user=request.user)
     if not form.is_valid():
-        context = _results_context(ContactPageForm(request.GET), request)
+        context = _results_context(ContactPageForm(request.GET, user=request.user), request)
         context.update(admin.site.each_context(request), title="Contacts", opts=AdminContact._meta)
         return TemplateResponse(request, PAGE, context, status=400)
     excel = request.GET.get("excel") == "1"

@@ -22,6 +22,7 @@ class Operation(models.Model):
         CONTACT_LABELS = "contact_labels", "Change a contact's labels"
         AUDIENCE_LABEL = "audience_label", "Save audience as Wix label"
         AUDIENCE = "audience", "Change a saved audience"
+        LIVING_LABEL = "living_label", "Keep a living label"
         UNDO = "undo", "Undo"
         SYNC = "sync", "Sync with Wix"
         WEBHOOK = "webhook", "Change told by Wix"

@@ -27,6 +27,7 @@ class LabelAdmin(ReadOnlyModelAdmin):
             path("merge/", wrap(views.label_merge_preview_view), name="labels_label_merge_preview"),
             path("merge/run/", wrap(views.label_merge_view), name="labels_label_merge"),
             path("deletions/", wrap(views.label_deletions), name="labels_label_deletions"),
+            path("overlap/", wrap(views.label_overlap_view), name="labels_label_overlap"),
             path(
                 "deletions/<int:deletion_id>/undo/",
                 wrap(views.label_undo),

@@ -3,8 +3,9 @@
 `labels.tasks.label_job_start` fixes the contacts and queues the work; the worker calls
 `label_job_execute`, which sends the contacts to Wix in chunks (one Wix bulk job per chunk, so
 progress is visible and a restarted worker carries on from the last finished chunk), follows each
-Wix job to the end, and only then changes the cache for that chunk. Failures are counted and
-kept for the person to see.
+Wix job to the end, and only then changes the cache for that chunk. A chunk of one contact that
+only adds or only removes goes through Wix's Label Contact or Unlabel Contact instead: one
+request, no job to follow. Failures are counted and kept for the person to see.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from labels.history import contacts_counted, label_log_many
 from labels.models import LabelDeletion, LabelJob
 from labelsite.processes import this_process
 from labelsite.wix import WixClient, WixError, WixNotFound
-from labelsite.wix.records import BulkJob
+from labelsite.wix.records import BulkJob, BulkJobError, WixContact
 from wixcache.models import Contact, Label
 from wixcache.store import (
+    contacts_store,
     label_ids_locked,
     labels_delete,
     memberships_add,
@@ -92,6 +94,38 @@ def _follow_wix_job(
             raise WixJobStuck(wix_job, waited)
         sleep(pause)
         pause = min(POLL_MAX_SECONDS, pause * 1.5)
+
+
+def _one_contact(
+    job: LabelJob, wix_id: str, *, client: WixClient
+) -> tuple[BulkJob, WixContact | None]:
+    """A job of one contact that only adds or only removes (a webhook's change, a single row):
+    Wix's Label Contact or Unlabel Contact answers at once, one request, where a bulk job needs a
+    poll as well (a job that does both stays a bulk job: two calls could leave it half done).
+    Returns the answer put as a finished bulk job's, so that the chunk is recorded like any
+    other, and the contact as Wix answered it, which the cache takes (not what was asked).
+    Sent again after a crash, the call changes nothing more.
+
+    A 404 may mean the contact or a label is gone, and Wix's error code for which is not
+    documented: the contact is looked up. Gone, it fails that contact (the next sync shows it);
+    there, a label is gone and the job fails as a bulk job would."""
+    try:
+        if job.add_keys:
+            record = client.label_contact(wix_id, job.add_keys)
+        else:
+            record = client.unlabel_contact(wix_id, job.remove_keys)
+    except WixNotFound:
+        if client.find_contacts([wix_id]).get(wix_id) is not None:
+            raise
+        said = "Wix has no such contact any more; the next sync shows what it has."
+        error = BulkJobError(id=wix_id, message=said)
+        return BulkJob(status="COMPLETED", total_items=1, failed_total=1, errors=(error,)), None
+    held = set(record.label_keys)
+    if set(job.add_keys) <= held and not set(job.remove_keys) & held:
+        return BulkJob(status="COMPLETED", total_items=1, success_total=1), record
+    said = "Wix answered without the change; the contact is shown as Wix has it."
+    error = BulkJobError(id=wix_id, message=said)
+    return BulkJob(status="COMPLETED", total_items=1, failed_total=1, errors=(error,)), record
 
 
 def _log(job: LabelJob, labels: Iterable[Label], action: int, message: str) -> None:
@@ -178,6 +212,11 @@ def label_job_execute(
         for index in range(job.chunks_finished, -(-job.total // CHUNK_SIZE)):
             chunk = job.contact_ids[index * CHUNK_SIZE : (index + 1) * CHUNK_SIZE]
             done_before = job.done
+            one_way = not (job.add_keys and job.remove_keys)
+            if len(chunk) == 1 and len(job.wix_job_ids) <= index and one_way:
+                wix_job, record = _one_contact(job, chunk[0], client=client)
+                _chunk_finished(job, index, chunk, wix_job, done_before, record=record)
+                continue
             if len(job.wix_job_ids) > index:
                 wix_job_id = job.wix_job_ids[index]
             else:
@@ -228,9 +267,16 @@ def label_job_execute(
 
 
 def _chunk_finished(
-    job: LabelJob, index: int, chunk: list[str], wix_job: BulkJob, done_before: int
+    job: LabelJob,
+    index: int,
+    chunk: list[str],
+    wix_job: BulkJob,
+    done_before: int,
+    *,
+    record: WixContact | None = None,
 ) -> None:
-    """Record Wix's answer for one chunk and make the cache follow what Wix changed."""
+    """Record Wix's answer for one chunk and make the cache follow what Wix changed (`record`:
+    the chunk's one contact as Wix answered it, stored as it is)."""
     failed = wix_job.failed_total
     failed_ids = set(wix_job.failed_ids) & set(chunk)
     unaccounted = len(chunk) - wix_job.success_total - failed
@@ -244,7 +290,9 @@ def _chunk_finished(
             said = f"Wix said nothing about {contacts_counted(unaccounted)}; a sync shows them."
             job.errors.append({"message": said})
             failed += unaccounted
-        if len(failed_ids) == failed:
+        if record is not None:
+            contacts_store([record], again=True)  # a revision already here: Wix's answer wins
+        elif len(failed_ids) == failed:
             _apply_to_cache(job, [wix_id for wix_id in chunk if wix_id not in failed_ids])
         # else Wix did not say which contacts failed: the next sync brings the truth.
         job.failed += failed

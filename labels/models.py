@@ -36,6 +36,7 @@ class LabelJob(models.Model):
         MERGE = "merge", "Merge labels"
         RESTORE = "restore", "Restore a deleted label"
         AUDIENCE = "audience", "Save audience as label"
+        LIVING = "living", "Keep a living label"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -27,6 +27,7 @@ from django.utils import timezone
 from journal.models import Operation, OperationRef
 from journal.services import undo_seconds
 from labels.models import LabelDeletion, LabelJob, LabelNote
+from wixcache.index import label_index
 from wixcache.models import Contact, ContactLabel, Label
 
 # Names sort as people read them: "spring promo" beside "Spring Sale", not after "Yoga Class"
@@ -320,3 +321,56 @@ def label_jobs_for_contact(*, wix_id: str, limit: int = 10) -> list[LabelJob]:
             "-created_at", "-id"
         )[:limit]
     )
+
+
+OVERLAP_SIZES = (6, 12, 20)
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """How the most used labels share contacts: `labels` (most used first, each with
+    `contact_count` and its note) and, for each pair, how many contacts have both."""
+
+    labels: list[Label]
+    both: dict[tuple[int, int], int]  # (label pk, label pk) -> contacts with both, both ways
+
+    def pair(self, a: Label, b: Label) -> int:
+        return a.contact_count if a.pk == b.pk else self.both.get((a.pk, b.pk), 0)
+
+
+def label_overlap(*, size: int = 12) -> Overlap:
+    """The `size` labels with the most contacts and how many contacts each pair shares: from
+    the label index (one intersection count per pair, in memory) where it may answer, else in
+    one query joining the memberships to themselves. Two queries besides."""
+    index = label_index()
+    if index is not None:
+        counts = {pk: len(bitmap) for pk, bitmap in index.labels.items() if bitmap}
+    else:
+        counts = dict(
+            ContactLabel.objects.values("label_id")
+            .annotate(n=Count("contact_id"))
+            .values_list("label_id", "n")
+        )
+    top = sorted(counts, key=lambda pk: (-counts[pk], pk))[:size]
+    labels = {label.pk: label for label in with_notes(Label.objects.filter(pk__in=top))}
+    chosen = [labels[pk] for pk in top if pk in labels]
+    for label in chosen:
+        label.contact_count = counts[label.pk]
+    pks = [label.pk for label in chosen]
+    both: dict[tuple[int, int], int] = {}
+    if index is not None:
+        for i, a in enumerate(pks):
+            for b in pks[i + 1 :]:
+                both[a, b] = both[b, a] = index.label(a).intersection_cardinality(index.label(b))
+    elif len(pks) > 1:
+        pairs = (
+            ContactLabel.objects.filter(label_id__in=pks)
+            .annotate(other=F("contact__contactlabel__label_id"))
+            .filter(other__in=pks, label_id__lt=F("other"))
+            .values("label_id", "other")
+            .annotate(n=Count("contact_id"))
+            .values_list("label_id", "other", "n")
+        )
+        for a, b, n in pairs:
+            both[a, b] = both[b, a] = n
+    return Overlap(chosen, both)

@@ -20,6 +20,7 @@ from journal.references import key_users
 from journal.selectors import operation_actor
 from journal.services import undo_seconds
 from journal.undo import UndoRefused, can_undo, operation_undo, undo_offered
+from labels.charts import overlap_map, weeks_chart
 from labels.forms import (
     LabelCreateForm,
     LabelDeleteForm,
@@ -34,6 +35,7 @@ from labels.models import Label as AdminLabel
 from labels.models import LabelDeletion, LabelJob
 from labels.selectors import (
     DEFAULT_ORDER,
+    OVERLAP_SIZES,
     contacts_total,
     label_contacts_newest,
     label_deletion_latest,
@@ -46,6 +48,7 @@ from labels.selectors import (
     label_merge_plan,
     label_near_duplicates,
     label_operations_recent,
+    label_overlap,
     label_restored_by,
 )
 from labels.services import (
@@ -70,9 +73,12 @@ from labelsite.views import (
     render_partials,
 )
 from labelsite.wix import WixError
+from wixcache.index import label_weeks
 from wixcache.models import Label
 
 PAGE = "admin/labels/label/labels.html"
+OVERLAP_PAGE = "admin/labels/label/overlap.html"
+WEEKS_SHOWN = 12
 DETAIL = "admin/labels/label/detail.html"
 JOB_PROGRESS = "admin/labels/labeljob/progress.html"
 PAGE_SIZE = 100
@@ -228,6 +234,9 @@ def label_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
         "key": key,
         "can_see_contacts": request.user.has_perm("contacts.view_contact"),
         "can_see_audiences": request.user.has_perm("contacts.view_audience"),
+        "can_label_contacts": has_permissions(
+            request.user, "contacts.view_contact", "contacts.label_contacts"
+        ),
     }
     if label is None:
         return _detail_gone(request, key, context)
@@ -247,6 +256,7 @@ def label_detail(request: HtmxHttpRequest, key: str) -> HttpResponse:
         operations_total=operations_total,
         row_url=f"{on_labels_page}#label-row-{label.pk}",
         note_form=LabelNoteForm(initial=_note_initial(label)),
+        weeks=weeks_chart(label_weeks(label.pk, weeks=WEEKS_SHOWN)),
     )
     return TemplateResponse(request, DETAIL, context)
 
@@ -377,7 +387,8 @@ def label_edit(request: HtmxHttpRequest, key: str) -> HttpResponse:
     if label.is_system:
         return _row(request, label, error="System labels cannot be renamed.")
     form = LabelRenameForm(initial={"display_name": label.display_name})
-    return _row(request, label, mode="edit", form=form)
+    living = [user for user in key_users([label.key]) if user.kind == "living label"]
+    return _row(request, label, mode="edit", form=form, living=living)
 
 
 @require_POST
@@ -487,6 +498,31 @@ def _undo_failed(request, partial: str, context: dict, error: str) -> HttpRespon
         messages.error(request, error)
         return _labels_page_at(None)
     return TemplateResponse(request, f"{PAGE}#{partial}", {**context, "error": error})
+
+
+@require_GET
+@permission_required(CAN_VIEW)
+def label_overlap_view(request: HtmxHttpRequest) -> HttpResponse:
+    """How the most used labels share contacts, as a map (each cell opens that pair's audience
+    for those who may see contacts) and as a table. htmx asks for the map alone (the labels
+    page loads it when its "How labels overlap" is opened); otherwise it is a page."""
+    size = request.GET.get("size", "")
+    size = int(size) if size.isdigit() and int(size) in OVERLAP_SIZES else OVERLAP_SIZES[1]
+    overlap = label_overlap(size=size)
+    context = {
+        **_permissions(request),
+        "overlap": overlap,
+        "chart": overlap_map(overlap, contacts_url=reverse("admin:contacts_contact_changelist")),
+        "size": size,
+        "sizes": OVERLAP_SIZES,
+        "can_see_contacts": request.user.has_perm("contacts.view_contact"),
+    }
+    if request.htmx and not request.htmx.history_restore_request:
+        return TemplateResponse(request, f"{OVERLAP_PAGE}#label-overlap", context)
+    context.update(
+        admin.site.each_context(request), title="How labels overlap", opts=AdminLabel._meta
+    )
+    return TemplateResponse(request, OVERLAP_PAGE, context)
 
 
 @require_GET

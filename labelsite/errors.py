@@ -8,6 +8,7 @@ import re
 
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.utils.html import format_html
@@ -16,6 +17,7 @@ from django.views.debug import SafeExceptionReporterFilter
 from django_htmx.http import reswap, retarget
 
 MESSAGES = {
+    400: "That request could not be read. Nothing was changed; reload the page and try again.",
     403: "You do not have permission to do that. Nothing was changed.",
     404: "That is no longer there: it may have been deleted meanwhile. Reload the page.",
     500: "Something went wrong on our side. Nothing was changed; try again in a minute.",
@@ -37,6 +39,7 @@ def message_response(request: HttpRequest, status: int, message: str) -> HttpRes
 
 
 TITLES = {
+    400: "That request could not be read",
     403: "You may not open this page",
     404: "This page does not exist",
     500: "Something went wrong on our side",
@@ -44,9 +47,11 @@ TITLES = {
 logger = logging.getLogger(__name__)
 
 
-def _page(request: HttpRequest, status: int, template: str = "", title: str = "") -> HttpResponse:
+def _page(
+    request: HttpRequest, status: int, template: str = "", title: str = "", words: str = ""
+) -> HttpResponse:
     """The admin's frame (header, who is logged in, breadcrumbs) around a few plain words."""
-    context = {"title": title or TITLES[status], "is_nav_sidebar_enabled": False}
+    context = {"title": title or TITLES[status], "is_nav_sidebar_enabled": False, "words": words}
     if getattr(request, "user", None) is not None:
         context = {**admin.site.each_context(request), **context}
     content = loader.render_to_string(template or f"{status}.html", context, request)
@@ -55,6 +60,22 @@ def _page(request: HttpRequest, status: int, template: str = "", title: str = ""
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     return _plain(request, 403) or _page(request, 403)
+
+
+TOO_BIG = (
+    "That was more than labelsite takes in one form ({mb} MB). Nothing was changed. To label "
+    "contacts from a long list, upload it as a file instead of pasting it."
+)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A body too large to read (a very long pasted list), or a malformed request."""
+    words = MESSAGES[400]
+    if isinstance(exception, RequestDataTooBig):
+        words = TOO_BIG.format(mb=settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024))
+    if getattr(request, "htmx", False):
+        return message_response(request, 400, words)
+    return _page(request, 400, words=words)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -88,6 +88,9 @@ if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "labelsite.errors.csrf_failure"
+# A form's fields may hold 10 MB (Django's default is 2.5): a pasted list of 100,000 addresses
+# for "Label from a list" is about 3 MB. Files are not counted here; they stream to disk.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DEFAULT_EXCEPTION_REPORTER_FILTER = "labelsite.errors.ReporterFilter"
 X_FRAME_OPTIONS = "DENY"
 # No inline scripts or styles anywhere: scripts and <style> need the per-request nonce.
@@ -192,6 +195,12 @@ LABEL_UNDO_SECONDS = env.int("LABEL_UNDO_SECONDS", default=86400)
 OPERATION_STALE_SECONDS = env.int("OPERATION_STALE_SECONDS", default=600)
 # How often the worker looks for such changes (0: only `manage.py settle_operations`).
 OPERATION_SETTLE_INTERVAL_SECONDS = env.int("OPERATION_SETTLE_INTERVAL_SECONDS", default=30)
+# How often the worker counts every saved audience for its size over time (0 = never).
+AUDIENCE_SIZE_INTERVAL_SECONDS = env.int("AUDIENCE_SIZE_INTERVAL_SECONDS", default=600)
+# The regular pass over living labels (besides the one every write queues; 0 = only those).
+LIVING_LABEL_INTERVAL_SECONDS = env.int("LIVING_LABEL_INTERVAL_SECONDS", default=300)
+# A change queues a pass this much later; changes until then join it (0 = at once).
+LIVING_PASS_DELAY_SECONDS = env.float("LIVING_PASS_DELAY_SECONDS", default=2.0)
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

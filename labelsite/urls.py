@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("sync.urls")),
 ]
 
+handler400 = "labelsite.errors.bad_request"
 handler403 = "labelsite.errors.permission_denied"
 handler404 = "labelsite.errors.page_not_found"
 handler500 = "labelsite.errors.server_error"

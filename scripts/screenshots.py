@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/screenshots.py --password <the demo's admin password>
 
-Writes docs/screenshots/{start,labels,label,contacts}.png at 1280 by 800 pixels.
+Writes docs/screenshots/{start,labels,overlap,label,contacts,nested-rule,living-label,
+from-list}.png, at 1280 by 800 pixels.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def main() -> None:
 
         page.goto(f"{args.url}/admin/labels/label/?o=-contacts")
         page.screenshot(path=SHOTS / "labels.png")
+        page.get_by_text("How labels overlap", exact=True).click()
+        page.locator(".overlap-map").wait_for()
+        page.locator(".labels-overlap-panel").screenshot(path=SHOTS / "overlap.png")
         page.locator("#label-table tbody tr a").first.click()
         page.wait_for_load_state("networkidle")
         page.screenshot(path=SHOTS / "label.png")
@@ -52,6 +56,57 @@ def main() -> None:
         page.locator(".chip-in-none").first.wait_for()
         expect(count).not_to_have_text(before)  # the results follow the new rule
         page.screenshot(path=SHOTS / "contacts.png")
+
+        # A nested rule: (VIP and Newsletter) or (Lead and not Returning Customer).
+        page.goto(f"{args.url}/admin/contacts/contact/")
+        steps = [
+            ("Add a group", "Condition 1.1: label", "VIP"),
+            ("Add a condition to group 1", "Condition 1.2: label", "Newsletter"),
+            ("Add a group", "Condition 2.1: label", "Lead"),
+        ]
+        for button, field, name in steps:
+            page.get_by_role("button", name=button, exact=True).click()
+            page.get_by_label(field).select_option(label=name)
+            page.wait_for_load_state("networkidle")
+        page.get_by_label("Contacts in group 1 match").select_option("all")
+        page.wait_for_load_state("networkidle")
+        page.get_by_role("button", name="Add a group to group 2", exact=True).click()
+        page.wait_for_load_state("networkidle")
+        page.get_by_label("Contacts in group 2.2 match").select_option("none")
+        page.wait_for_load_state("networkidle")
+        page.get_by_label("Condition 2.2.1: label").select_option(label="Returning Customer")
+        page.wait_for_load_state("networkidle")
+        page.get_by_label("Contacts in group 2 match").select_option("all")
+        page.wait_for_load_state("networkidle")
+        page.get_by_label("Contacts match", exact=True).select_option("any")
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("#rule-words")).to_contain_text("Returning Customer")
+        page.screenshot(path=SHOTS / "nested-rule.png")
+
+        # A living label: the first saved audience kept as one, once the worker has caught up.
+        page.goto(f"{args.url}/admin/contacts/audience/")
+        page.locator("a.audience-name").first.click()
+        page.get_by_text("Keep as a living Wix label", exact=True).click()
+        name = page.locator("#id_living_name")
+        name.fill(name.input_value() + " (living)")
+        name.press("Enter")
+        page.locator(".living-slot .preview button").click()
+        expect(page.locator("#living-panel")).to_contain_text("0 changes pending", timeout=60_000)
+        page.locator(".side-panels").scroll_into_view_if_needed()
+        page.screenshot(path=SHOTS / "living-label.png")
+
+        # Label from a list: the addresses on the contacts page, and one nobody has.
+        emails = [text for text in page.locator("#results td").all_inner_texts() if "@" in text]
+        page.get_by_role("link", name="Label from a list…").click()
+        page.get_by_label("Paste email addresses or Wix contact ids").fill(
+            "\n".join([*emails[:12], "someone@nowhere.example"])
+        )
+        page.get_by_role("button", name="Read the list").click()
+        page.locator("#list-change").wait_for()
+        page.get_by_label("Label", exact=True).select_option(label="Newsletter")
+        page.locator("#list-change .preview").wait_for()
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=SHOTS / "from-list.png", full_page=True)
         browser.close()
 
 

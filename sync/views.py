@@ -19,11 +19,16 @@ from sync.tasks import sync_request
 from sync.webhooks import webhook_apply, webhook_decode
 
 RUN_PAGE = "admin/sync/syncrun/change_form.html"
+WEBHOOK_MAX_BYTES = 1024 * 1024
 
 
 @csrf_exempt  # Wix cannot send our CSRF token; the RS256 signature authenticates the request.
 @require_POST
 def wix_webhook(request: HttpRequest) -> HttpResponse:
+    # Read before the signature is checked, so kept small (forms may hold 10 MB; a Wix event
+    # is a few kB).
+    if int(request.META.get("CONTENT_LENGTH") or 0) > WEBHOOK_MAX_BYTES:
+        return HttpResponse("Too large for a Wix event.", status=413, content_type="text/plain")
     try:
         event = webhook_decode(request.body.decode("utf-8", errors="replace"))
         outcome = webhook_apply(event)

@@ -98,6 +98,17 @@ def open_merge_panel(page: Page, world: World) -> None:
     expect(merge.locator(".merge-preview")).to_contain_text(world.label.display_name)
 
 
+def open_list_preview(page: Page, world: World) -> None:
+    """Label from a list, read and previewed for a label: both steps on screen."""
+    page.goto(reverse("admin:contacts_contact_from_list") + f"?label={world.label.key}")
+    emails = Contact.objects.exclude(email="").values_list("email", flat=True)[:5]
+    page.get_by_label("Paste email addresses or Wix contact ids").fill(
+        "\n".join([*emails, "nobody@example.invalid"])
+    )
+    page.get_by_role("button", name="Read the list").click()
+    expect(page.locator("#list-change .preview")).to_be_visible()
+
+
 def open_server_error_page(page: Page, world: World) -> None:
     """The 500 page as labelsite.errors renders it, served at an address of the live server
     (so that its stylesheets load as they would)."""
@@ -123,6 +134,8 @@ PAGES: dict[str, tuple[Callable[[Page, World], None], str]] = {
         goto(lambda w: reverse("admin:contacts_contact_change", args=[w.contact.pk])),
         "both",
     ),
+    "label from a list": (open_list_preview, "both"),
+    "how labels overlap": (goto(lambda w: reverse("admin:labels_label_overlap")), "both"),
     "audiences": (goto(lambda w: reverse("admin:contacts_audience_changelist")), "both"),
     "history": (goto(lambda w: reverse("admin:journal_operation_changelist")), "both"),
     "sync runs": (goto(lambda w: reverse("admin:sync_syncrun_changelist")), "both"),

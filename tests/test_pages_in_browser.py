@@ -66,6 +66,7 @@ def test_main_pages_load_without_policy_violations_or_script_errors(
         reverse("admin:labels_label_changelist"),
         reverse("admin:contacts_contact_changelist"),
         reverse("admin:contacts_contact_change", args=[contact.pk]),
+        reverse("admin:contacts_contact_from_list"),
         reverse("admin:contacts_audience_changelist"),
         reverse("admin:journal_operation_changelist"),
         reverse("admin:sync_syncrun_changelist"),

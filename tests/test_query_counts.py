@@ -289,6 +289,22 @@ def test_recently_deleted_partial(as_manager, manager):
     assert_flat(as_manager, url, labels_with_contacts(manager), 5, headers=HTMX)
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("size", ["6", "20"])
+def test_overlap_map_from_the_database(as_manager, manager, size):
+    """25 or 200 labels, the 6 or 20 most used drawn: one query for the counts, one for the
+    labels, one for the pairs, whatever the number of labels or pairs (and four for the
+    session and the person's permissions)."""
+    url = f"{reverse('admin:labels_label_overlap')}?size={size}"
+    assert_flat(as_manager, url, labels_with_contacts(manager), 7, headers=HTMX)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_overlap_map_from_the_index(as_manager, manager):
+    url = f"{reverse('admin:labels_label_overlap')}?size=20"
+    assert_flat(as_manager, url, labels_with_contacts(manager), 6, headers=HTMX)
+
+
 def labels_in_audiences(manager) -> Callable[[int], None]:
     """Labels with contacts, used by saved audiences: what the delete and merge panels name."""
 
@@ -305,7 +321,8 @@ def labels_in_audiences(manager) -> Callable[[int], None]:
 @pytest.mark.parametrize(
     ("url", "bound"),
     [
-        pytest.param(reverse("admin:labels_label_edit", args=["custom.l1"]), 5, id="edit"),
+        # The edit row asks whether the label is living (one read of the audiences), to say so.
+        pytest.param(reverse("admin:labels_label_edit", args=["custom.l1"]), 6, id="edit"),
         pytest.param(
             reverse("admin:labels_label_delete_confirm", args=["custom.l1"]), 6, id="delete"
         ),
@@ -331,7 +348,7 @@ def test_label_page(as_manager, manager):
         operations(n, user=manager, refs=lambda i: [("label", "custom.l0", "Label l0")])
 
     url = reverse("admin:labels_label_detail", args=["custom.l0"])
-    assert_flat(as_manager, url, fill, 9)
+    assert_flat(as_manager, url, fill, 10)  # the tenth: its weeks, gained and lost
 
 
 @pytest.mark.django_db

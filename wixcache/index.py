@@ -35,6 +35,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
 from django.db import DatabaseError, connections, transaction
 from pyroaring import BitMap
@@ -272,6 +273,59 @@ def label_index(alias: str = "default") -> LabelIndex | None:
             return None
 
 
+# What the pruned rows add to each label's weeks (`LabelWeek`): memberships only (label 0 is
+# the set of contacts, -1 a TRUNCATE), by the Monday of their week in UTC. On PostgreSQL a step
+# of the pruning statement (the deleted rows are `gone`), on SQLite a statement before it.
+ROLL_UP_PG = (
+    "WITH gone AS (DELETE FROM wixcache_index_change WHERE at < %s "
+    "RETURNING id, xid, label_id, added, at), "
+    "weeks AS (INSERT INTO wixcache_labelweek (label_id, week, gained, lost) "
+    "SELECT label_id, date_trunc('week', to_timestamp(at) AT TIME ZONE 'UTC')::date, "
+    "COUNT(*) FILTER (WHERE added), COUNT(*) FILTER (WHERE NOT added) FROM gone "
+    "WHERE label_id > 0 GROUP BY 1, 2 "
+    "ON CONFLICT (label_id, week) DO UPDATE SET gained = wixcache_labelweek.gained + "
+    "excluded.gained, lost = wixcache_labelweek.lost + excluded.lost) "
+    "SELECT MAX(id), COALESCE(MAX(xid), 0), COUNT(*) FROM gone"
+)
+ROLL_UP_SQLITE = (
+    "INSERT INTO wixcache_labelweek (label_id, week, gained, lost) "
+    "SELECT label_id, date(at, 'unixepoch', '-6 days', 'weekday 1'), SUM(added), "
+    "SUM(1 - added) FROM wixcache_index_change WHERE at < %s AND label_id > 0 "
+    "GROUP BY 1, 2 "
+    "ON CONFLICT (label_id, week) DO UPDATE SET gained = wixcache_labelweek.gained + "
+    "excluded.gained, lost = wixcache_labelweek.lost + excluded.lost"
+)
+# A label's weeks: the rolled-up ones and the log's rows not pruned yet, in one query.
+WEEKS_SQL = {
+    "postgresql": "SELECT week, SUM(gained), SUM(lost) FROM ("
+    "SELECT week, gained, lost FROM wixcache_labelweek WHERE label_id = %s AND week >= %s "
+    "UNION ALL SELECT date_trunc('week', to_timestamp(at) AT TIME ZONE 'UTC')::date, "
+    "added::integer, 1 - added::integer FROM wixcache_index_change WHERE label_id = %s"
+    ") AS weeks GROUP BY week",
+    "sqlite": "SELECT week, SUM(gained), SUM(lost) FROM ("
+    "SELECT week, gained, lost FROM wixcache_labelweek WHERE label_id = %s AND week >= %s "
+    "UNION ALL SELECT date(at, 'unixepoch', '-6 days', 'weekday 1'), added + 0, 1 - added "
+    "FROM wixcache_index_change WHERE label_id = %s"
+    ") GROUP BY week",
+}
+
+
+def label_weeks(label_id: int, *, weeks: int, alias: str = "default") -> list[tuple]:
+    """The label's last `weeks` weeks, oldest first, as (Monday, gained, lost): rolled-up weeks
+    and the change log not pruned yet, added together, in one query."""
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
+    totals = {first + timedelta(weeks=n): (0, 0) for n in range(weeks)}
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute(WEEKS_SQL[connection.vendor], [label_id, first, label_id])
+        for week, gained, lost in cursor.fetchall():
+            week = date.fromisoformat(week) if isinstance(week, str) else week
+            if week in totals:
+                totals[week] = (int(gained or 0), int(lost or 0))
+    return [(week, gained, lost) for week, (gained, lost) in totals.items()]
+
+
 def index_prune(*, alias: str = "default", keep_seconds: int = KEEP_SECONDS) -> int:
     """Delete log rows older than `keep_seconds`, noting the highest id and transaction id
     deleted: a process that had not read up to them builds its bitmaps again.
@@ -283,15 +337,12 @@ def index_prune(*, alias: str = "default", keep_seconds: int = KEEP_SECONDS) -> 
     connection = connections[alias]
     with transaction.atomic(using=alias), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                "WITH gone AS (DELETE FROM wixcache_index_change WHERE at < %s RETURNING id, xid) "
-                "SELECT MAX(id), COALESCE(MAX(xid), 0), COUNT(*) FROM gone",
-                [cutoff],
-            )
+            cursor.execute(ROLL_UP_PG, [cutoff])
             pruned_id, pruned_xid, deleted = cursor.fetchone()
         else:
             cursor.execute("SELECT MAX(id), 0 FROM wixcache_index_change WHERE at < %s", [cutoff])
             pruned_id, pruned_xid = cursor.fetchone()
+            cursor.execute(ROLL_UP_SQLITE, [cutoff])
             cursor.execute("DELETE FROM wixcache_index_change WHERE at < %s", [cutoff])
             deleted = cursor.rowcount
         if pruned_id is not None:

@@ -124,6 +124,28 @@ class LabelGone(models.Model):
         return f"{self.key} gone at {self.gone_at:%Y-%m-%d %H:%M:%S}"
 
 
+class LabelWeek(models.Model):
+    """How many contacts gained and lost a label in a week (Monday to Sunday, UTC), rolled up
+    from the label index's change log as it is pruned (`wixcache.index.index_prune`), so that
+    every writer counts: syncs, webhooks, bulk jobs, undo. The log's unpruned rows are added
+    when read (`wixcache.index.label_weeks`). Kept by label id (a deleted label's rows are
+    left, unread: a few dozen bytes a week)."""
+
+    label_id = models.BigIntegerField()
+    week = models.DateField()
+    gained = models.PositiveIntegerField(default=0)
+    lost = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["label_id", "week"], name="labelweek_label_week")
+        ]
+
+    def __str__(self) -> str:
+        return f"label {self.label_id}, week of {self.week}: +{self.gained} -{self.lost}"
+
+
 class WixRequest(models.Model):
     """One request sent to Wix for this site in the last minute: the site's rate budget, shared
     by every process on every machine (see `wixcache.budget`)."""

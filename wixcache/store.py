@@ -184,6 +184,17 @@ def memberships_write_lock() -> None:
 LABEL_GONE_KEPT = timedelta(days=1)
 
 
+# Told, inside the writer's transaction, whenever contacts, labels or memberships were written
+# here: the contacts app keeps its living labels by it (`contacts.living`; this app may not
+# import that one).
+CHANGE_LISTENERS: list[Callable[[], None]] = []
+
+
+def _changed() -> None:
+    for listener in CHANGE_LISTENERS:
+        listener()
+
+
 def labels_delete(pks: Sequence[int]) -> None:
     """Delete labels and their memberships. The rows are locked first (label rows before
     membership writes, as everywhere), so that no sync page or job adds a membership meanwhile.
@@ -199,6 +210,7 @@ def labels_delete(pks: Sequence[int]) -> None:
         Label.objects.filter(pk__in=pks).delete()
         LabelGone.objects.filter(gone_at__lt=timezone.now() - LABEL_GONE_KEPT).delete()
         LabelGone.objects.bulk_create([LabelGone(key=key) for key in keys])
+        _changed()
 
 
 def label_ids_locked(keys: Iterable[str]) -> dict[str, int]:
@@ -388,6 +400,7 @@ def contacts_store(contacts: Sequence[WixContact], *, again: bool = False) -> Co
         pk_by_wix_id = _upsert_contacts(rows)
         result.pks.update(pk_by_wix_id)
         _memberships_set(wanted, pk_by_wix_id, changed_pks)
+        _changed()
     return result
 
 
@@ -424,17 +437,31 @@ def contacts_delete(pks: Sequence[int]) -> int:
         batch = pks[start : start + DELETE_BATCH]
         ContactLabel.objects.filter(contact_id__in=batch).delete()
         Contact.objects.filter(pk__in=batch).delete()
+    _changed()
     return len(pks)
 
 
 def memberships_add(*, contact_pks: Sequence[int], label_pks: Sequence[int]) -> None:
-    """Give these contacts these labels in the cache (after Wix did), skipping what exists."""
+    """Give these contacts these labels in the cache (after Wix did), skipping what exists.
+    Nothing to write tells no listener: a living label's job that Wix refused for its only
+    contact would otherwise queue the pass that sends it again, and again."""
+    if not contact_pks or not label_pks:
+        return
     ContactLabel.objects.bulk_create(
         [ContactLabel(contact_id=c, label_id=lb) for c in contact_pks for lb in label_pks],
         ignore_conflicts=True,
         batch_size=5000,
     )
+    _changed()
 
 
 def memberships_remove(*, contact_pks: Sequence[int], label_pks: Sequence[int]) -> None:
-    ContactLabel.objects.filter(contact_id__in=contact_pks, label_id__in=label_pks).delete()
+    """Take these labels from these contacts in the cache (after Wix did); as above, nothing
+    removed tells no listener."""
+    if not contact_pks or not label_pks:
+        return
+    removed, _by_model = ContactLabel.objects.filter(
+        contact_id__in=contact_pks, label_id__in=label_pks
+    ).delete()
+    if removed:
+        _changed()

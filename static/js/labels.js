@@ -6,7 +6,12 @@ document.addEventListener("keydown", (event) => {
   const cancel = form && form.querySelector("[data-cancel]");
   if (!cancel) return;
   event.preventDefault();
-  cancel.click();
+  // htmx wires up a row it has just swapped in when the row settles: at once by our htmx-config,
+  // later for a swap that asks for a settle delay. An Esc pressed before then waits for that,
+  // instead of clicking a Cancel button that does nothing yet.
+  const fresh = form.closest(".htmx-added");
+  if (fresh) fresh.addEventListener("htmx:load", () => cancel.click(), { once: true });
+  else cancel.click();
 });
 
 // While a request is on its way, the element that sent it says so to assistive technology too

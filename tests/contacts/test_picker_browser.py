@@ -34,11 +34,12 @@ def options(page, group: str):
 
 def test_add_three_labels_to_all_of_without_touching_the_mouse(contacts_page):
     page = contacts_page
-    # "/" goes to the search field; the ALL of field is four steps back (NONE of, ANY of and
-    # "Only contacts with no labels" come between).
+    # "/" goes to the search field; the ALL of field is six steps back (NONE of, ANY of, the
+    # nested rule's "Add a condition" and "Add a group", and "Only contacts with no labels"
+    # come between).
     page.keyboard.press("/")
     expect(page.locator("#id_q")).to_be_focused()
-    for _ in range(4):
+    for _ in range(6):
         page.keyboard.press("Shift+Tab")
     field = page.locator("#picker-all")
     expect(field).to_be_focused()
@@ -100,7 +101,7 @@ def test_add_three_labels_to_all_of_without_touching_the_mouse(contacts_page):
 def test_best_match_first_with_counts_escape_and_leaving_the_field(contacts_page):
     page = contacts_page
     page.keyboard.press("/")
-    for _ in range(3):
+    for _ in range(5):
         page.keyboard.press("Shift+Tab")
     field = page.locator("#picker-any")
     expect(field).to_be_focused()
@@ -178,7 +179,7 @@ def test_a_results_refresh_in_flight_does_not_lose_the_suggestions(contacts_page
     page.wait_for_timeout(600)  # the search's own delay: its request is now waiting
     assert held, "the search did not ask for the results"
 
-    for _ in range(4):  # from the search field back to ALL of
+    for _ in range(6):  # from the search field back to ALL of
         page.keyboard.press("Shift+Tab")
     expect(page.locator("#picker-all")).to_be_focused()
     page.keyboard.type("lea")

@@ -26,7 +26,8 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from contacts.models import Audience
+from contacts.lists import PASTED, contact_list_read, pasted_rows
+from contacts.models import Audience, ContactList
 from journal.models import Operation
 from labels.models import LabelDeletion, LabelJob
 from sync.models import SyncRun
@@ -49,6 +50,7 @@ class World:
     run: SyncRun
     job: LabelJob
     deletion: LabelDeletion
+    contact_list: ContactList  # the superuser's, one entry found and one not
     contact_change: Operation  # a contact's label change, undone already
     task_id: str
     group: Group
@@ -135,6 +137,12 @@ def _build_world(sandbox_server) -> World:
         restored_at=timezone.now(),
         restored_key="custom.long-gone-1",
     )
+    contact_list = contact_list_read(
+        pasted_rows(f"{contact.wix_id}\nnobody@example.com"),
+        source=PASTED,
+        every=True,
+        user=users["superuser"],
+    )
     task = run_sync.enqueue(SyncRun.objects.latest().pk)
     return World(
         label=label,
@@ -144,6 +152,7 @@ def _build_world(sandbox_server) -> World:
         run=SyncRun.objects.latest(),
         job=job,
         deletion=deletion,
+        contact_list=contact_list,
         contact_change=contact_change,
         task_id=str(task.id),
         group=Group.objects.get(name="Marketing"),

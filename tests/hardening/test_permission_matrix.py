@@ -93,6 +93,7 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "admin/labels/label/merge/": row(WITH_LABEL_CHANGE, NO_POST),
     "admin/labels/label/merge/run/": row(NO_GET, WITH_LABEL_CHANGE),
     "admin/labels/label/deletions/": row(GET_VIEW, NO_POST),
+    "admin/labels/label/overlap/": row(GET_VIEW, NO_POST),
     "admin/labels/label/deletions/<int:deletion_id>/undo/": row(NO_GET, ROW_FORM),
     "admin/labels/label/label/<str:key>/": row(GET_VIEW, NO_POST),  # a label's page
     "admin/labels/label/<str:key>/row/": row(GET_VIEW, NO_POST),
@@ -134,10 +135,19 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "admin/contacts/contact/labels/suggest/": row(GET_VIEW, NO_POST),
     "admin/contacts/contact/labels/chip/": row("L 403 404 404 404", NO_POST),  # no key given
     "admin/contacts/contact/labels/unchip/": row(GET_VIEW, NO_POST),
+    "admin/contacts/contact/rule/": row("L 403 400 400 400", NO_POST),  # no change named
     "admin/contacts/contact/bulk/preview/": row(NO_GET, "L 403 200 200 200"),
     "admin/contacts/contact/bulk/start/": row(NO_GET, "L 403 200 200 200"),
     "admin/contacts/contact/export/": row(GET_VIEW, NO_POST),
     "admin/contacts/contact/audience/save/": row(NO_GET, "L 403 200 200 200"),
+    # Label from a list: an empty POST is a form error. The world's list is the superuser's:
+    # anyone else gets 404 for it.
+    "admin/contacts/contact/from-list/": row(GET_VIEW, "L 403 400 400 400"),
+    "admin/contacts/contact/from-list/<int:list_id>/": row("L 403 404 404 200", NO_POST),
+    "admin/contacts/contact/from-list/<int:list_id>/apply/": row(NO_GET, "L 403 404 404 400"),
+    "admin/contacts/contact/from-list/<int:list_id>/not-found.csv": row(
+        "L 403 404 404 200", NO_POST
+    ),
     "admin/contacts/contact/<int:contact_id>/labels/suggest/": row(GET_VIEW, NO_POST),
     "admin/contacts/contact/<int:contact_id>/labels/add/": row(NO_GET, "L 403 200 200 200"),
     "admin/contacts/contact/<int:contact_id>/labels/remove/": row(NO_GET, "L 403 200 200 200"),
@@ -152,6 +162,15 @@ EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     # --- saved audiences
     "admin/contacts/audience/": VIEWERS,
     "admin/contacts/audience/<int:audience_id>/duplicate/": row(NO_GET, "L 403 200 200 200"),
+    "admin/contacts/audience/<int:audience_id>/sizes/": row(GET_VIEW, NO_POST),
+    # The panel's address opened without htmx: the audience page it belongs to.
+    "admin/contacts/audience/<int:audience_id>/living/": row("L 403 302 302 302", NO_POST),
+    # A living label changes the audience's contacts for good: its owner's (Marketing does not
+    # own the world's audience) or a label manager's.
+    "admin/contacts/audience/<int:audience_id>/living/preview/": row(NO_GET, "L 403 403 200 200"),
+    "admin/contacts/audience/<int:audience_id>/living/start/": row(NO_GET, "L 403 403 200 200"),
+    "admin/contacts/audience/<int:audience_id>/living/stop/": row(NO_GET, "L 403 403 200 200"),
+    "admin/contacts/audience/<int:audience_id>/living/confirm/": row(NO_GET, "L 403 403 200 200"),
     "admin/contacts/audience/<int:audience_id>/wix-label/preview/": row(
         NO_GET, "L 403 200 200 200"
     ),
@@ -224,6 +243,7 @@ def concrete(route: str, world: World) -> str:
         "<int:run_id>": world.run.pk,
         "<int:contact_id>": world.contact.pk,
         "<int:audience_id>": world.audience.pk,
+        "<int:list_id>": world.contact_list.pk,
         "<str:wix_id>": world.contact.wix_id,
         "<int:operation_id>": world.contact_change.pk,
         "<id>": world.users["staff"].pk,
@@ -317,10 +337,19 @@ def _writing_body(route: str, world: World) -> dict:
         "admin/contacts/contact/bulk/preview/": {"selection": "all", "add": other.key},
         "admin/contacts/contact/bulk/start/": {"selection": "all", "add": other.key},
         "admin/contacts/contact/audience/save/": {"name": "Tokenless", "all": key},
+        "admin/contacts/contact/from-list/": {"text": world.contact.wix_id},
+        "admin/contacts/contact/from-list/<int:list_id>/apply/": {
+            "label": other.key,
+            "action": "add",
+        },
         "admin/contacts/contact/<int:contact_id>/labels/add/": {"key": other.key},
         "admin/contacts/contact/<int:contact_id>/labels/remove/": {"key": key},
         "admin/contacts/audience/<int:audience_id>/wix-label/preview/": {"name": "Tokenless"},
         "admin/contacts/audience/<int:audience_id>/wix-label/start/": {"name": "Tokenless"},
+        "admin/contacts/audience/<int:audience_id>/living/preview/": {"name": "Tokenless"},
+        "admin/contacts/audience/<int:audience_id>/living/start/": {"name": "Tokenless"},
+        "admin/contacts/audience/<int:audience_id>/living/stop/": {},
+        "admin/contacts/audience/<int:audience_id>/living/confirm/": {"expected": "0"},
         "admin/contacts/audience/<path:object_id>/change/": {"name": "Renamed", "description": ""},
         "admin/contacts/audience/<path:object_id>/delete/": {"post": "yes"},
         "admin/auth/group/add/": {"name": "Tokenless"},

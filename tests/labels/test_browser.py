@@ -68,6 +68,20 @@ def test_rename_with_enter_and_cancel_with_escape(labels_page, sandbox):
     assert wix_label(sandbox, "custom.lead")["displayName"] == "Lead"
 
 
+def test_escape_pressed_before_the_edit_row_settles_still_cancels(labels_page):
+    # htmx wires up a swapped-in row when it settles; CI once pressed Esc inside that window and
+    # the Cancel button it clicked did nothing. A long settle makes the window certain.
+    page = labels_page
+    page.evaluate("htmx.config.defaultSettleDelay = 1000")
+    lead = row(page, "custom.lead")
+    lead.get_by_role("button", name="Rename “Lead”").click()
+    box = lead.get_by_label("New name for “Lead”")
+    box.wait_for()
+    box.press("Escape")
+    expect(lead.get_by_role("link", name="Lead", exact=True)).to_be_visible()
+    expect(lead.get_by_role("textbox")).to_have_count(0)
+
+
 def test_delete_and_undo(labels_page, sandbox, task_worker):
     page = labels_page
     had = wix_contacts_with(sandbox, "custom.webinar-attendee")

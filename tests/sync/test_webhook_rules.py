@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from contacts.living import living_pass_nudged, living_pass_queue
 from sync.models import WebhookEvent
 from sync.tasks import labels_pull_for_contacts
 from tests.fixtures.webhooks import post_webhook, signed
@@ -99,7 +100,11 @@ def test_a_webhook_asks_wix_nothing_even_for_an_unknown_label(
     assert sandbox.stats()["requests"] == 0  # answered without one Wix request
     contact = Contact.objects.get(wix_id=entity["id"])
     assert list(contact.labels.values_list("key", flat=True)) == [known_key]
-    assert len(callbacks) == 1  # the worker's label pull, queued after the commit
+    # The worker's label pull, queued after the commit (and the living labels' nudge, which
+    # queues nothing while no label is living).
+    assert len([cb for cb in callbacks if cb is not living_pass_nudged]) == 1
+    assert len(callbacks) == 2
+    assert not living_pass_queue()
 
     outcome = labels_pull_for_contacts.call([entity["id"]])
 
@@ -141,3 +146,13 @@ def test_a_late_event_about_a_label_deleted_here_since_does_not_bring_it_back(cl
     )
     assert post_webhook(client, again).json()["outcome"] == "label created"
     assert Label.objects.filter(key="custom.vip").exists()
+
+
+def test_a_body_too_large_for_a_wix_event_is_refused_before_it_is_read(client):
+    """Forms may hold 10 MB (a pasted list); the webhook, read before its signature is checked,
+    takes 1 MB."""
+    response = client.post(
+        "/wix/webhooks/", data="x" * (1024 * 1024 + 1), content_type="text/plain"
+    )
+    assert response.status_code == 413
+    assert not WebhookEvent.objects.exists()

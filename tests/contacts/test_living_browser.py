@@ -1,0 +1,45 @@
+"""A living label in Chromium: kept from an audience's page, brought up to date by the real
+worker (checked in the sandbox over HTTP), looked at, and stopped."""
+
+import pytest
+from playwright.sync_api import expect
+
+from contacts.models import Audience, LivingLabel
+from contacts.segments import SegmentRules
+from tests.contacts.conftest import CONTACTS_URL
+from tests.fixtures.browser import shot
+from tests.fixtures.sandbox_data import wix_contacts_with
+from wixcache.models import Label
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_keep_an_audience_as_a_living_label_then_stop(
+    page, login, contacts_site, boss, task_worker, sandbox
+):
+    source = Label.objects.filter(label_type=Label.Type.USER_DEFINED).order_by("key").first()
+    rules = SegmentRules(all_of=(source.key,))
+    audience = Audience.objects.create(name="Fans", rules=rules.as_json(), created_by=boss)
+    members = wix_contacts_with(sandbox, source.key)
+    login(boss)
+    page.goto(f"{CONTACTS_URL}?audience={audience.pk}")
+
+    page.get_by_text("Keep as a living Wix label", exact=True).click()
+    name = page.locator("#id_living_name")
+    name.fill("Fans (living)")
+    name.press("Enter")
+    preview = page.locator(".living-slot .preview")
+    expect(preview).to_contain_text(f"{len(members)} contacts will get it")
+    page.get_by_role("button", name="Keep “Fans (living)” living").click()
+    panel = page.locator("#living-panel")
+    expect(panel).to_contain_text("Kept in Wix as “Fans (living)”")
+    expect(panel).to_contain_text("0 changes pending", timeout=30_000)
+    key = LivingLabel.objects.get().label_key
+    assert wix_contacts_with(sandbox, key) == members
+    shot(page, "living-label")
+
+    panel.get_by_text("Stop keeping it…").click()
+    panel.get_by_role("button", name="Stop keeping “Fans (living)”").click()
+    expect(page.locator("#living-panel")).to_contain_text("Stopped. The label stays in Wix")
+    assert not LivingLabel.objects.exists()
+    assert wix_contacts_with(sandbox, key) == members
