@@ -19,12 +19,7 @@ def sandbox_server():
 
 @pytest.fixture
 def sandbox(sandbox_server):
-    sandbox_server.reset(contacts=0, labels=0)
-    sandbox_server.set_faults("")
-    sandbox_server.set_rate_limit(0)
-    sandbox_server.control("POST", "webhooks/url", {"url": None})
-    sandbox_server.reset_stats()
-    return sandbox_server
+    return sandbox_server.restore()
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,7 @@ class SandboxProcess:
         self.site_id = site_id
         self.instance_id = instance_id
         self.url = ""
+        self.bulk_pace = 0  # as the sandbox started, read once it listens
         self.args = [
             "--port", "0", "--quiet",
             "--contacts", str(contacts), "--labels", str(labels), "--seed", str(seed),
@@ -78,6 +79,7 @@ class SandboxProcess:
                     raise RuntimeError(f"wixsandbox exited early:\n{self.stderr()}")
                 if line.startswith(LISTENING):
                     self.url = line[len(LISTENING) :].strip()
+                    self.bulk_pace = self.control("GET", "bulk-jobs/pace")["itemsPerSecond"]
                     return self
         except queue.Empty:
             errors = self.stderr()
@@ -121,6 +123,21 @@ class SandboxProcess:
         )
         response.raise_for_status()
         return response.json()
+
+    def restore(self) -> SandboxProcess:
+        """Back to how it started, empty, with zeroed stats."""
+        self.reset(contacts=0, labels=0)
+        self.neutral()
+        self.reset_stats()
+        return self
+
+    def neutral(self) -> None:
+        """Its behaviour as it started, whatever it holds: what one test set (faults, a rate
+        limit, a webhook URL, a slower bulk job pace) never reaches the next test."""
+        self.set_faults("")
+        self.set_rate_limit(0)
+        self.control("POST", "webhooks/url", {"url": None})
+        self.control("POST", "bulk-jobs/pace", {"itemsPerSecond": self.bulk_pace})
 
     def reset(self, *, contacts: int = 0, labels: int = 0, seed: int = 1) -> None:
         self.control("POST", "reset", {"contacts": contacts, "labels": labels, "seed": seed})

@@ -366,6 +366,8 @@ def _control(app: App, method: str, path: str, body: dict) -> tuple[int, bytes, 
         return 200, _json(app.webhooks.flush(float(body.get("timeout", 10)))), "application/json"
     if route == ("GET", "webhook-public-key"):
         return 200, app.webhooks.public_pem.encode(), "text/plain; charset=utf-8"
+    if route == ("GET", "bulk-jobs/pace"):
+        return 200, _json({"itemsPerSecond": app.jobs.items_per_second}), "application/json"
     if route == ("POST", "bulk-jobs/pace"):
         app.jobs.items_per_second = _count(body, "itemsPerSecond")
         return 200, _json({"itemsPerSecond": app.jobs.items_per_second}), "application/json"

@@ -63,18 +63,11 @@ class World:
         return client
 
 
-def _neutral(sandbox_server) -> None:
-    """No faults, no rate limit, no webhook receiver: as the project's `sandbox` fixture."""
-    sandbox_server.set_faults("")
-    sandbox_server.set_rate_limit(0)
-    sandbox_server.control("POST", "webhooks/url", {"url": None})
-
-
 @pytest.fixture
 def sandbox(request, sandbox_server):
     """The project's `sandbox`, except that for tests of the world it holds the world (put back
     by `world` when a test changed it) instead of being emptied for every test."""
-    _neutral(sandbox_server)
+    sandbox_server.neutral()
     if "world" not in request.fixturenames:
         sandbox_server.reset(contacts=0, labels=0)
     sandbox_server.reset_stats()
@@ -173,7 +166,7 @@ def built_world(django_db_setup, django_db_blocker, sandbox_server):
         outer = transaction.atomic()
         outer.__enter__()
         try:
-            _neutral(sandbox_server)
+            sandbox_server.neutral()
             sandbox_server.reset(**SEED)
             built = Built(world=_build_world(sandbox_server), wix=sandbox_server.dump())
         except BaseException:

@@ -584,9 +584,12 @@ def test_soak_under_faults_ends_with_every_change_applied_or_reported(
     except AssertionError as timed_out:
         worker = task_worker.poll()
         failed = DBTaskResult.objects.filter(status=TaskResultStatus.FAILED)
+        logged = task_worker.log.read_text(errors="replace").splitlines()[-40:]
         raise AssertionError(
             f"{timed_out} Still active: {_background()}; worker exit code {worker}\n"
             + "\n".join(f"{task.args_kwargs}: {task.traceback}" for task in failed)
+            + "\nThe worker's last lines:\n"
+            + "\n".join(logged)
         ) from None
     sandbox.set_faults("")
     final = sandbox.dump()

@@ -110,3 +110,20 @@ def test_bulk_job_errors(sandbox):
     assert nothing.status_code == 400
     assert bad_filter.status_code == 400
     assert missing_job.status_code == 404
+
+
+def test_what_a_test_set_on_the_sandbox_is_undone_before_the_next(sandbox):
+    """The crash tests slow bulk jobs down; the soak test after them on the same sandbox sent a
+    600-contact job at 15 a second and timed out waiting for it."""
+    started_pace = sandbox.bulk_pace
+    sandbox.control("POST", "bulk-jobs/pace", {"itemsPerSecond": 15})
+    sandbox.set_faults("500=1")
+    sandbox.set_rate_limit(3)
+    sandbox.control("POST", "webhooks/url", {"url": "http://127.0.0.1:9/hooks"})
+
+    sandbox.restore()
+
+    assert started_pace == 2000  # wixsandbox's default
+    assert sandbox.control("GET", "bulk-jobs/pace") == {"itemsPerSecond": started_pace}
+    answers = [sandbox.api("GET", "/contacts/v4/labels").status_code for _ in range(5)]
+    assert answers == [200] * 5  # no fault, no rate limit of 3
