@@ -13,7 +13,10 @@ Which rows are new:
 - On PostgreSQL a row id is taken when the row is written, and an earlier id may commit later.
   Every row carries its transaction id. All transactions below the snapshot's `xmin` have ended,
   so the reader keeps a horizon (the `xmin` of its last read) and reads the rows at or above
-  it, skipping those it applied already; rows below the horizon were all seen before.
+  it, skipping those it applied already; rows below the horizon were all seen before. A prune
+  since the last read that deleted rows at or above the horizon sends it to build again; the
+  state counts prunes, so that an `xmin` held back by a transaction open elsewhere in the
+  cluster does not send it after every read.
 
 Threads (runserver, a threaded server): refreshes take a lock; answers read the bitmaps
 without it. Each bitmap operation runs whole under the GIL, and a label new to the index gets a
@@ -47,10 +50,12 @@ RESET = -1  # the log's label id for "rebuild" (a TRUNCATE)
 TRIGGERS = {"sqlite": 5, "postgresql": 7}
 # The trigger count, the state row and the log rows not read yet, in one statement (one
 # snapshot). The state comes as the row whose first column is NULL, sorted first; the log rows
-# follow in id order, five narrow columns each (a join would repeat the state on every row).
+# follow in id order, six narrow columns each (a join would repeat the state on every row).
 _REFRESH = (
-    "SELECT * FROM (SELECT NULL, ({triggers}), epoch, {pruned}, {xmin} FROM wixcache_index_state "
-    "UNION ALL SELECT * FROM (SELECT id, contact_id, label_id, {added}, {xid} "
+    "SELECT * FROM (SELECT NULL, ({triggers}), epoch, {pruned}, {xmin}, prunes "
+    "FROM wixcache_index_state "
+    "UNION ALL SELECT * FROM (SELECT id, contact_id, label_id, {added}, {xid}, "
+    "CAST(NULL AS bigint) "
     "FROM wixcache_index_change WHERE {after} ORDER BY id LIMIT %s) AS c) AS r "
     "ORDER BY 1 NULLS FIRST"
 )
@@ -76,9 +81,9 @@ REFRESH_SQL = {
 }
 PRUNED_SQL = {
     "postgresql": "UPDATE wixcache_index_state SET pruned_id = GREATEST(pruned_id, %s), "
-    "pruned_xid = GREATEST(pruned_xid, %s)",
+    "pruned_xid = GREATEST(pruned_xid, %s), prunes = prunes + 1",
     "sqlite": "UPDATE wixcache_index_state SET pruned_id = MAX(pruned_id, %s), "
-    "pruned_xid = MAX(pruned_xid, %s)",
+    "pruned_xid = MAX(pruned_xid, %s), prunes = prunes + 1",
 }
 # The log rows older than this are pruned; a process that read nothing for longer rebuilds.
 KEEP_SECONDS = 15 * 60
@@ -96,6 +101,7 @@ class LabelIndex:
     epoch: int | None = None
     position: int = 0  # SQLite: the last log id applied
     horizon: int = 0  # PostgreSQL: the xmin of the last read
+    prunes: int | None = None  # PostgreSQL: the prunes counted in the last read's snapshot
     applied: set[int] = field(default_factory=set)  # PostgreSQL: ids applied at or above it
     built_at: float = 0.0
     rebuilds: int = 0
@@ -133,10 +139,16 @@ class LabelIndex:
             _new_epoch(self.alias)
             self.rebuild()
             return True
-        triggers, epoch, pruned, xmin = rows[0][1:]
+        triggers, epoch, pruned, xmin, prunes = rows[0][1:]
         if triggers != TRIGGERS[connection.vendor]:
             return False
-        behind = pruned >= self.horizon if postgresql else pruned > self.position
+        if postgresql:
+            # Rows at or above the horizon pruned since the last read, maybe unread. The pruned
+            # xid alone is not enough: a transaction open anywhere in the cluster holds every
+            # xmin below it, and each read would rebuild until that transaction ended.
+            behind = prunes != self.prunes and pruned >= self.horizon
+        else:
+            behind = pruned > self.position
         if epoch != self.epoch or behind or len(rows) - 1 > REBUILD_AFTER_ROWS:
             self.rebuild()
             return True
@@ -148,7 +160,7 @@ class LabelIndex:
                 return True
             # Rows of transactions below the new horizon have all been read: forget their ids.
             self.applied = {row[0] for row in changes if row[4] >= xmin}
-            self.horizon = xmin
+            self.horizon, self.prunes = xmin, prunes
         else:
             if not self._apply([row[:4] for row in changes]):
                 self.rebuild()
@@ -184,10 +196,10 @@ class LabelIndex:
         with transaction.atomic(using=self.alias), connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cursor.execute(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, epoch "
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, epoch, prunes "
                 "FROM wixcache_index_state"
             )
-            horizon, epoch = cursor.fetchone()
+            horizon, epoch, prunes = cursor.fetchone()
             cursor.execute("SELECT id FROM wixcache_index_change WHERE xid >= %s", [horizon])
             applied = {row[0] for row in cursor.fetchall()}
             cursor.execute(
@@ -198,6 +210,7 @@ class LabelIndex:
             cursor.execute("SELECT array_agg(id) FROM contacts_contact")
             everyone = BitMap(cursor.fetchone()[0] or [])
         self._install(labels, everyone, epoch, 0, horizon, applied)
+        self.prunes = prunes  # every prune seen by this snapshot is in the table as read
 
     def _install(self, labels, everyone, epoch, position, horizon, applied) -> None:
         self.labels, self.everyone, self.epoch = labels, everyone, epoch

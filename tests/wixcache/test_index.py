@@ -295,6 +295,20 @@ def test_the_command_builds_and_checks_the_index():
     assert "agrees with the table" in text
 
 
+def _another_connection():
+    """A second PostgreSQL session on the test database, outside Django."""
+    import psycopg
+
+    settings_dict = connection.settings_dict
+    return psycopg.connect(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"],
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"],
+    )
+
+
 def test_a_commit_landing_while_the_log_is_pruned_is_never_lost():
     """Pruning notes exactly what it deleted. On PostgreSQL a writer whose transaction began
     before the prune window commits just before the prune's statement runs: a reader that read
@@ -304,16 +318,7 @@ def test_a_commit_landing_while_the_log_is_pruned_is_never_lost():
     contacts = make_contacts(3)
     assert_index_equals_table()
     if connection.vendor == "postgresql":
-        settings_dict = connection.settings_dict
-        import psycopg
-
-        slow = psycopg.connect(
-            dbname=settings_dict["NAME"],
-            user=settings_dict["USER"],
-            password=settings_dict["PASSWORD"],
-            host=settings_dict["HOST"],
-            port=settings_dict["PORT"],
-        )
+        slow = _another_connection()
         slow.execute(
             "INSERT INTO contacts_contactlabel (contact_id, label_id) VALUES (%s, %s)",
             [contacts[1].pk, labels[0].pk],
@@ -347,6 +352,37 @@ def test_a_process_started_after_the_log_was_pruned_empty_builds_once():
     assert index.rebuilds == 1
     ContactLabel.objects.create(contact=contacts[1], label=labels[0])
     assert assert_index_equals_table().rebuilds == 1
+
+
+def test_a_transaction_held_open_elsewhere_does_not_make_every_read_build_again():
+    """On PostgreSQL an open transaction anywhere in the cluster (a backup, a job on another
+    database, another test's worker) holds every snapshot's xmin, the readers' horizon, below
+    the pruned rows: a reader built once after a prune, then again on every read. Only a prune
+    since its last read sends it back; it still sees every write, pruned or not."""
+    labels = make_labels(1)
+    contacts = make_contacts(4)
+    held = None
+    if connection.vendor == "postgresql":
+        held = _another_connection()
+        held.execute("SELECT pg_current_xact_id()")  # an xid, open until the end
+    try:
+        assert_index_equals_table()
+        ContactLabel.objects.create(contact=contacts[0], label=labels[0])
+        assert index_prune(keep_seconds=-10) > 0
+        builds = [assert_index_equals_table().rebuilds for _ in range(3)]
+        assert builds == [2, 2, 2]  # the first and one after the prune
+        ContactLabel.objects.create(contact=contacts[1], label=labels[0])
+        assert assert_index_equals_table().rebuilds == 2  # read from the log
+        label_index_module._indexes.clear()  # a process started now
+        assert assert_index_equals_table().rebuilds == 1
+        assert assert_index_equals_table().rebuilds == 1
+        ContactLabel.objects.create(contact=contacts[2], label=labels[0])
+        assert index_prune(keep_seconds=-10) > 0  # before this process read that row
+        index = assert_index_equals_table()
+        assert set(index.label(labels[0].pk)) == {c.pk for c in contacts[:3]}
+    finally:
+        if held is not None:
+            held.close()
 
 
 @pytest.fixture
