@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-import time
 
 import pytest
 from django.contrib.auth.models import User
@@ -57,6 +56,16 @@ def _brought_up(sandbox, sync_client, kept: str, keys: list[str], revived: list[
     return True
 
 
+def _after_wix_requests(sandbox, count: int) -> None:
+    """Let the worker send `count` more requests to Wix (waiting at most 1.5 s): the kill lands
+    at a point of its work chosen by how far it got, not by the clock of a loaded machine."""
+    sent = sandbox.stats()["requests"]
+    with contextlib.suppress(AssertionError):  # it had nothing more to send
+        wait_until(
+            lambda: sandbox.stats()["requests"] >= sent + count, timeout=1.5, what="requests"
+        )
+
+
 def test_a_living_label_stays_equal_through_workers_killed_at_random_points(
     sandbox, wix_settings, sync_client
 ):
@@ -101,10 +110,10 @@ def test_a_living_label_stays_equal_through_workers_killed_at_random_points(
                 # (Or the round's change was over before a job could be caught running.)
                 with contextlib.suppress(AssertionError):
                     wait_until(running, timeout=20, what="a living job under way")
-                time.sleep(rng.uniform(0, 0.3))
+                _after_wix_requests(sandbox, rng.randint(0, 2))
                 killed_in_a_job += running()
             else:  # anywhere: in the pass, between tasks, in a job
-                time.sleep(rng.uniform(0, 1.5))
+                _after_wix_requests(sandbox, rng.randint(1, 4))
             worker.kill()
             worker.start()
             wait_until(
