@@ -219,7 +219,8 @@ def label_row(request: HtmxHttpRequest, key: str) -> HttpResponse:
     label = label_get(key=key)
     if label is None:
         return _gone(request, key)
-    return _row(request, label, focus=True)
+    # Back from a confirmation: the button that opened it has the focus again.
+    return _row(request, label, focus=True, focus_delete=request.GET.get("focus") == "delete")
 
 
 @require_GET

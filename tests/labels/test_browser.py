@@ -68,6 +68,18 @@ def test_rename_with_enter_and_cancel_with_escape(labels_page, sandbox):
     assert wix_label(sandbox, "custom.lead")["displayName"] == "Lead"
 
 
+def test_escape_on_a_delete_confirmation_gives_the_focus_back_to_delete(labels_page, sandbox):
+    page = labels_page
+    lead = row(page, "custom.lead")
+    lead.get_by_role("button", name="Delete “Lead”").click()
+    confirm = lead.get_by_role("button", name="Delete label")
+    expect(confirm).to_be_focused()
+    confirm.press("Escape")
+    expect(lead.get_by_role("button", name="Delete “Lead”")).to_be_focused()
+    expect(lead.get_by_role("button", name="Delete label")).to_have_count(0)
+    assert wix_label(sandbox, "custom.lead") is not None
+
+
 def test_escape_pressed_before_the_edit_row_settles_still_cancels(labels_page):
     # htmx wires up a swapped-in row when it settles; CI once pressed Esc inside that window and
     # the Cancel button it clicked did nothing. A long settle makes the window certain.
