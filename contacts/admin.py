@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from contacts import list_views, living_views, rule_views, views
 from contacts import rules as nested
-from contacts.models import Audience, Contact, audience_can_change
+from contacts.models import Audience, AudienceSize, Contact, LivingLabel, audience_can_change
 from contacts.segments import SegmentRules, rules_in_words
 from contacts.selectors import (
     audience_names,
@@ -16,6 +17,7 @@ from contacts.selectors import (
 from contacts.services import audience_delete, audience_update, audiences_naming
 from journal.templatetags.journal import idempotency_vals
 from labelsite.admin import ReadOnlyModelAdmin
+from labelsite.words import counted
 
 
 @admin.register(Contact)
@@ -252,10 +254,34 @@ class AudienceAdmin(admin.ModelAdmin):
         audience_delete(audience=obj, user=request.user)
 
     def get_deleted_objects(self, objs, request):
-        """An audience that others name in their rules is protected, as a related object would
-        be: the delete page lists those audiences instead of a Delete button."""
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        for audience in objs:
+        """What goes with each audience, in words (not a row per day of its chart); an audience
+        that others name in their rules is protected, as a related object would be: the delete
+        page lists those audiences instead of a Delete button."""
+        _deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        audiences = list(objs)
+        living = {
+            kept.audience_id: kept.label_key
+            for kept in LivingLabel.objects.filter(audience__in=audiences)
+        }
+        names = label_names_for_keys(set(living.values()))
+        days = dict(
+            AudienceSize.objects.filter(audience__in=audiences)
+            .values("audience")
+            .annotate(n=Count("pk"))
+            .values_list("audience", "n")
+        )
+        deleted = []
+        for audience in audiences:
+            parts = []
+            if audience.pk in days:
+                parts.append(f"its chart of sizes ({counted(days[audience.pk], 'day')})")
+            if audience.pk in living:
+                name = names.get(living[audience.pk], living[audience.pk])
+                parts.append(
+                    f"keeping the Wix label “{name}” equal to it: that stops, and the label "
+                    "stays in Wix with the contacts it has"
+                )
+            deleted += [f"Audience “{audience}”", parts] if parts else [f"Audience “{audience}”"]
             for other in audiences_naming(audience.pk):
                 protected.append(f"Audience “{other}”, whose rules name “{audience}”")
         return deleted, counts, perms_needed, protected

@@ -109,6 +109,7 @@ def audiences_using(keys: set[str]) -> list[KeyUser]:
         kept = getattr(audience, "living", None)
         if kept is not None and kept.label_key in keys:
             url = f"{page}?audience={audience.pk}"
-            name = f"{audience.name} (kept living)"
-            living.append(KeyUser("living label", name, url, frozenset([kept.label_key])))
+            living.append(
+                KeyUser("living label", audience.name, url, frozenset([kept.label_key]))
+            )
     return found + living

@@ -4,8 +4,11 @@ pass cut short), each state checked over HTTP against what Wix holds."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from contacts import living as living_module
@@ -17,7 +20,7 @@ from contacts.living import (
     living_labels_keep,
     living_status,
 )
-from contacts.models import Audience, LivingLabel
+from contacts.models import Audience, AudienceSize, LivingLabel
 from contacts.segments import SegmentRules
 from contacts.services import audience_delete, audience_update, contacts_label_bulk_start
 from contacts.tasks import keep_living_labels
@@ -248,7 +251,10 @@ def test_renaming_a_living_label_says_it_is_living(day, manager, client):
     living_label_start(audience=audience, label=label, user=manager)
     content = client.get(url, headers=HTMX).content.decode()
     assert "A living label: " in content
-    assert "“Spring (kept living)”" in content
+    assert "the audience <a href" in content
+    assert "“Spring”</a> keeps it equal to itself." in content
+    detail = client.get(reverse("admin:labels_label_detail", args=[label.key])).content.decode()
+    assert '>Spring</a> <span class="label-living-mark">keeps this label equal to itself' in detail
 
 
 def test_rules_for_contacts_without_labels_are_refused(day, manager):
@@ -399,3 +405,29 @@ def test_the_panel_opened_by_hand_is_the_audience_page(day, manager, client):
     response = client.get(reverse("admin:contacts_audience_living", args=[audience.pk]))
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:contacts_audience_change", args=[audience.pk])
+
+
+def test_the_delete_page_says_in_words_what_goes_with_a_living_audience(
+    day, manager, run_label_jobs, client
+):
+    audience, label, _keys = day
+    living_label_start(audience=audience, label=label, user=manager)
+    converge(run_label_jobs)
+    AudienceSize.objects.create(
+        audience=audience, day=date(2026, 11, 30), count=3, smallest=3, largest=3,
+        counted_at=timezone.now(),
+    )  # fmt: skip
+    client.force_login(manager)
+
+    page = client.get(reverse("admin:contacts_audience_delete", args=[audience.pk]))
+
+    text = page.content.decode()
+    assert "Audience “Spring”" in text
+    assert "its chart of sizes (1 day)" in text
+    assert (
+        "keeping the Wix label “Spring (living)” equal to it: that stops, and the label stays "
+        "in Wix with the contacts it has"
+    ) in text
+    assert "Audience size:" not in text  # no row per day
+    assert "No contact and no label changes in Wix." in text
+    assert 'value="Delete audience"' in text
