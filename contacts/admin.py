@@ -18,6 +18,7 @@ from contacts.services import audience_delete, audience_update, audiences_naming
 from journal.templatetags.journal import idempotency_vals
 from labelsite.admin import ReadOnlyModelAdmin
 from labelsite.words import counted
+from wixcache.models import Label
 
 
 @admin.register(Contact)
@@ -91,7 +92,7 @@ class AudienceAdmin(admin.ModelAdmin):
     list_display_links = None  # the name opens the audience itself, not the Name/Description form
     fields = ["name", "description"]
     search_fields = ["name", "description"]
-    list_select_related = ["created_by"]
+    list_select_related = ["created_by", "living"]  # whether it keeps a label: no query a row
 
     class Media:
         css = {"all": ["css/contacts.css"]}
@@ -177,7 +178,11 @@ class AudienceAdmin(admin.ModelAdmin):
         changelist = super().get_changelist_instance(request)
         audiences = list(changelist.result_list)  # fills the queryset's cache: the rows shown
         rules = {a.pk: SegmentRules.from_json(a.rules) for a in audiences}
-        names = label_names_for_keys({key for r in rules.values() for key in r.keys})
+        kept = {a.pk: a.living.label_key for a in audiences if hasattr(a, "living")}
+        names = label_names_for_keys(
+            {key for r in rules.values() for key in r.keys} | set(kept.values())
+        )
+        present = set(Label.objects.filter(key__in=kept.values()).values_list("key", flat=True))
         named = audience_names(a for r in rules.values() for a in nested.audience_ids(r.tree))
         can_duplicate = request.user.has_perms(["contacts.view_audience", "contacts.add_audience"])
         counts = contact_counts_for_segments(rules)
@@ -187,17 +192,29 @@ class AudienceAdmin(admin.ModelAdmin):
             audience.rules_in_words = rules_in_words(audience.segment, names, named)
             audience.can_change = audience_can_change(request.user, audience)
             audience.can_duplicate = can_duplicate
+            if audience.pk in kept:
+                key = kept[audience.pk]
+                audience.living_name = names[key] if key in present else None
         return changelist
 
     @admin.display(description="Name", ordering="name")
     def name_(self, audience: Audience) -> str:
+        living = ""
+        if hasattr(audience, "living_name"):
+            living = format_html(
+                '<span class="audience-living">{}</span>',
+                f"Keeps the Wix label “{audience.living_name}” equal to it"
+                if audience.living_name is not None
+                else "Paused: the label it keeps is gone from Wix",
+            )
         return format_html(
-            '<a class="audience-name" href="{}">{}</a>{}',
+            '<a class="audience-name" href="{}">{}</a>{}{}',
             views.audience_url(audience),
             audience.name,
             format_html('<span class="audience-description">{}</span>', audience.description)
             if audience.description
             else "",
+            living,
         )
 
     @admin.display(description="Rules")

@@ -25,7 +25,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts.models import Audience
+from contacts.models import Audience, LivingLabel
 from contacts.segments import SegmentRules
 from contacts.selectors import contact_count_for_segment
 from journal.models import Operation, OperationRef
@@ -472,8 +472,16 @@ def test_audience_list(path, manager, client):
         Audience.objects.filter(pk__in=Audience.objects.order_by("pk")[:3].values("pk")).update(
             rules={"any_of": ["custom.gone"]}  # one that nobody can match
         )
+        # Every other audience keeps a label living; some of those labels are gone.
+        LivingLabel.objects.bulk_create(
+            LivingLabel(audience=a, label_key=pool[a.pk % 5].key if a.pk % 3 else "custom.gone")
+            for a in list(Audience.objects.filter(living__isnull=True).order_by("pk"))[::2]
+        )
 
-    assert_flat(client, f"{AUDIENCES}?all=1", fill, 12, before=cache.clear)
+    # 13: one of them asks which kept labels Wix still has (a paused one is said so).
+    assert_flat(client, f"{AUDIENCES}?all=1", fill, 13, before=cache.clear)
+    page = client.get(f"{AUDIENCES}?all=1").content.decode()
+    assert page.count('class="audience-living"') == LivingLabel.objects.count() > 0
     # Counted together, each count is still its own audience's.
     shown = client.get(f"{AUDIENCES}?all=1").context["cl"].result_list
     with transaction.atomic():  # the membership table's answer

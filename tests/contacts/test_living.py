@@ -431,3 +431,22 @@ def test_the_delete_page_says_in_words_what_goes_with_a_living_audience(
     assert "Audience size:" not in text  # no row per day
     assert "No contact and no label changes in Wix." in text
     assert 'value="Delete audience"' in text
+
+
+def test_the_audience_list_marks_an_audience_that_keeps_a_label(
+    day, manager, client, run_label_jobs
+):
+    audience, label, _keys = day
+    client.force_login(manager)
+    audiences = reverse("admin:contacts_audience_changelist")
+    assert "audience-living" not in client.get(audiences).content.decode()
+
+    living_label_start(audience=audience, label=label, user=manager)
+
+    assert (
+        "Keeps the Wix label “Spring (living)” equal to it"
+        in client.get(audiences).content.decode()
+    )
+    label_delete(label=label, expected_name=label.display_name, user=manager)
+    run_label_jobs()
+    assert "Paused: the label it keeps is gone from Wix" in client.get(audiences).content.decode()
