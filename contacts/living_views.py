@@ -132,7 +132,9 @@ def living_start(request: HtmxHttpRequest, audience_id: int):
         return TemplateResponse(
             request, TEMPLATE, living_context(request, audience, label_name=name, error=str(error))
         )
-    return TemplateResponse(request, TEMPLATE, living_context(request, audience, started=True))
+    return TemplateResponse(
+        request, TEMPLATE, living_context(request, audience, started=True, acted=True)
+    )
 
 
 @require_POST
@@ -151,7 +153,7 @@ def living_confirm(request: HtmxHttpRequest, audience_id: int):
     """A person's word for a removal the pass held back (more than half the holders)."""
     audience = _audience_to_change(request, audience_id)
     living = LivingLabel.objects.filter(audience=audience).first()
-    extra = {}
+    extra = {"acted": True}
     if living is not None and living.waiting:
         label = Label.objects.filter(key=living.label_key).first()
         refusal = label and living_removal_refusal(label, living.waiting_leaving, user=request.user)

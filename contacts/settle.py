@@ -109,7 +109,5 @@ def audiences_using(keys: set[str]) -> list[KeyUser]:
         kept = getattr(audience, "living", None)
         if kept is not None and kept.label_key in keys:
             url = f"{page}?audience={audience.pk}"
-            living.append(
-                KeyUser("living label", audience.name, url, frozenset([kept.label_key]))
-            )
+            living.append(KeyUser("living label", audience.name, url, frozenset([kept.label_key])))
     return found + living

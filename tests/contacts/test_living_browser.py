@@ -30,10 +30,14 @@ def test_keep_an_audience_as_a_living_label_then_stop(
     name.press("Enter")
     preview = page.locator(".living-slot .preview")
     expect(preview).to_contain_text(f"{len(members)} contacts will get it")
-    page.get_by_role("button", name="Keep “Fans (living)” living").click()
+    keep = page.get_by_role("button", name="Keep “Fans (living)” living")
+    expect(keep).to_be_focused()  # the keyboard goes on from the preview, not from the top
+    keep.press("Enter")
     panel = page.locator("#living-panel")
     expect(panel).to_contain_text("Kept in Wix as “Fans (living)”")
+    expect(panel.locator("[role=status]")).to_be_focused()
     expect(panel).to_contain_text("0 changes pending", timeout=30_000)
+    expect(panel.locator("[role=status]")).to_be_focused()  # kept through the panel's refreshes
     key = LivingLabel.objects.get().label_key
     assert wix_contacts_with(sandbox, key) == members
     shot(page, "living-label")
@@ -41,5 +45,6 @@ def test_keep_an_audience_as_a_living_label_then_stop(
     panel.get_by_text("Stop keeping it…").click()
     panel.get_by_role("button", name="Stop keeping “Fans (living)”").click()
     expect(page.locator("#living-panel")).to_contain_text("Stopped. The label stays in Wix")
+    expect(page.get_by_text("Stopped. The label stays in Wix")).to_be_focused()
     assert not LivingLabel.objects.exists()
     assert wix_contacts_with(sandbox, key) == members
