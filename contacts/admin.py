@@ -6,6 +6,7 @@ from django.utils.html import format_html, format_html_join
 
 from contacts import list_views, living_views, rule_views, views
 from contacts import rules as nested
+from contacts.forms import AudienceForm
 from contacts.models import Audience, AudienceSize, Contact, LivingLabel, audience_can_change
 from contacts.segments import SegmentRules, rules_in_words
 from contacts.selectors import (
@@ -90,6 +91,7 @@ class AudienceAdmin(admin.ModelAdmin):
 
     list_display = ["name_", "rules_", "contacts", "created_by", "updated_at", "actions_"]
     list_display_links = None  # the name opens the audience itself, not the Name/Description form
+    form = AudienceForm  # a name another audience has is refused
     fields = ["name", "description"]
     search_fields = ["name", "description"]
     list_select_related = ["created_by", "living"]  # whether it keeps a label: no query a row

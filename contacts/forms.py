@@ -206,10 +206,29 @@ class BulkLabelForm(SegmentForm):
 
 
 class AudienceForm(forms.ModelForm):
+    """An audience's name and description. A name is one audience's (whatever its case): the
+    audience list, the pickers and nested rules ("in audience …") name audiences by it.
+    `other_than`: the audience being saved, when the form has no instance."""
+
     class Meta:
         model = Audience
         fields = ["name", "description"]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, other_than: Audience | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.other_than = other_than or (self.instance if self.instance.pk else None)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        taken = Audience.objects.filter(name__iexact=name)
+        if self.other_than is not None:
+            taken = taken.exclude(pk=self.other_than.pk)
+        if taken.exists():
+            raise ValidationError(
+                f"An audience named “{name}” exists already; choose another name."
+            )
+        return name
 
 
 class AudienceIdForm(forms.Form):

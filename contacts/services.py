@@ -412,10 +412,28 @@ def audience_update(
     return stored
 
 
+def _copy_name(name: str) -> str:
+    """“Name (copy)”, or “Name (copy 2)” and on while another audience has it (one query)."""
+    limit = Audience._meta.get_field("name").max_length
+    taken = {
+        n.casefold()
+        for n in Audience.objects.filter(name__istartswith=name[: limit - 12]).values_list(
+            "name", flat=True
+        )
+    }
+    number = 1
+    while True:
+        suffix = " (copy)" if number == 1 else f" (copy {number})"
+        candidate = name[: limit - len(suffix)] + suffix
+        if candidate.casefold() not in taken:
+            return candidate
+        number += 1
+
+
 def audience_duplicate(*, audience: Audience, user) -> Audience:
     with transaction.atomic():
         copy = Audience.objects.create(
-            name=f"{audience.name} (copy)"[:120],
+            name=_copy_name(audience.name),
             description=audience.description,
             rules=audience.rules,
             created_by=user,

@@ -287,3 +287,38 @@ def test_too_many_search_words_get_a_plain_message(admin_client, data):
 def test_a_search_word_longer_than_any_name_gets_a_plain_message(admin_client, data):
     html = admin_client.get(PAGE, {"q": "x" * 81}).content.decode()
     assert "A search word can have at most 80 characters" in html
+
+
+def test_a_name_another_audience_has_is_refused_whatever_its_case(admin_client, data):
+    save = reverse("admin:contacts_contact_save")
+    admin_client.post(save, {"name": "VIPs", "all": "custom.vip"}, headers=HTMX)
+    first = Audience.objects.get()
+
+    again = admin_client.post(save, {"name": "vips", "any": "custom.spring"}, headers=HTMX)
+
+    assert "An audience named “vips” exists already; choose another name." in again.content.decode()
+    assert Audience.objects.count() == 1
+    # Saving the audience itself under its own name (or another case of it) is no clash.
+    kept = admin_client.post(
+        save, {"name": "VIPS", "all": "custom.vip", "audience": first.pk}, headers=HTMX
+    )
+    assert kept["HX-Redirect"].endswith(f"audience={first.pk}")
+    assert Audience.objects.get().name == "VIPS"
+    # Nor may the admin's name form take another's name.
+    other = Audience.objects.create(name="Spring", rules={}, created_by=first.created_by)
+    change = reverse("admin:contacts_audience_change", args=[other.pk])
+    page = admin_client.post(change, {"name": "vips", "description": ""})
+    assert "An audience named “vips” exists already" in page.content.decode()
+    assert Audience.objects.get(pk=other.pk).name == "Spring"
+
+
+def test_duplicates_get_names_of_their_own(admin_client, data):
+    audience = Audience.objects.create(name="Fans", rules={"all_of": ["custom.vip"]})
+    duplicate = reverse("admin:contacts_audience_duplicate", args=[audience.pk])
+    for _ in range(3):
+        admin_client.post(duplicate, headers=HTMX)
+    names = sorted(Audience.objects.values_list("name", flat=True))
+    assert names == ["Fans", "Fans (copy 2)", "Fans (copy 3)", "Fans (copy)"]
+    long = Audience.objects.create(name="x" * 120, rules={})
+    admin_client.post(reverse("admin:contacts_audience_duplicate", args=[long.pk]), headers=HTMX)
+    assert Audience.objects.filter(name="x" * 113 + " (copy)").exists()
