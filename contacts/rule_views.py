@@ -70,10 +70,16 @@ def _view(node: nested.Node, path: tuple[int, ...], focus: str | None) -> NodeVi
 
 
 def builder_context(
-    tree: nested.Group | None, *, user, focus: str | None = None, error: str = ""
+    tree: nested.Group | None,
+    *,
+    user,
+    focus: str | None = None,
+    error: str = "",
+    editing: int | None = None,
 ) -> dict:
     """What the builder template needs: the tree as `NodeView`s, the labels and saved audiences
-    to choose from, the rule as a sentence."""
+    to choose from (not `editing`, the audience being edited: it cannot include itself), the
+    rule as a sentence."""
     tree = tree or nested.Group()
     labels = []  # an empty rule shows no lists: nothing to read for them
     if tree.items:
@@ -95,7 +101,7 @@ def builder_context(
         "rule_text": tree.text() if tree.items else "",
         "rule_labels": labels,
         "rule_gone": sorted((key, names.get(key) or f"{key} (deleted)") for key in gone),
-        "rule_audiences": audiences,
+        "rule_audiences": [(pk, name) for pk, name in audiences if pk != editing],
         "rule_audiences_gone": sorted(named),
         "rule_kinds": [
             (kind, text)
@@ -113,6 +119,7 @@ class RuleEditForm(forms.Form):
     do = forms.ChoiceField(choices=[(a, a) for a in ACTIONS])
     at = forms.CharField(required=False, max_length=60)
     value = forms.CharField(required=False, max_length=200)
+    audience = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)  # edited
 
 
 @require_GET
@@ -124,6 +131,7 @@ def rule_edit(request: HtmxHttpRequest):
         context = builder_context(None, user=request.user, error=nested.STALE)
         return TemplateResponse(request, TEMPLATE, context, status=400)
     data = form.cleaned_data
+    editing = data["audience"]
     try:
         before = nested.parse(data["rule"])
     except nested.RuleProblem as problem:
@@ -137,10 +145,12 @@ def rule_edit(request: HtmxHttpRequest):
         if data["do"] in VALUE_ACTIONS:  # said beside what was typed, which stays as typed
             number = ".".join(str(int(i) + 1) for i in data["at"].split(".") if i.isdigit())
             error = f"Condition {number}: {error}"
-        context = builder_context(before, user=request.user, error=error)
+        context = builder_context(before, user=request.user, error=error, editing=editing)
         return TemplateResponse(request, template, context)
     response = TemplateResponse(
-        request, template, builder_context(after, user=request.user, focus=focus)
+        request,
+        template,
+        builder_context(after, user=request.user, focus=focus, editing=editing),
     )
     if nested.pruned(before) != nested.pruned(after):
         trigger_client_event(response, "segmentChanged", after="settle")

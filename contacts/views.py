@@ -333,7 +333,7 @@ def contacts_page(request: HtmxHttpRequest, extra_context: dict | None = None):
         can_change_audience=audience is not None and audience_can_change(request.user, audience),
         audience_living=audience is not None and hasattr(audience, "living"),
         search_value=rules.search,
-        **builder_context(rules.tree, user=request.user),
+        **builder_context(rules.tree, user=request.user, editing=audience and audience.pk),
         **(extra_context or {}),
     )
     return TemplateResponse(request, PAGE, context)

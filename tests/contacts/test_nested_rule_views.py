@@ -294,6 +294,24 @@ def test_the_builder_offers_saved_audiences_only_to_those_who_may_read_them(clie
     assert "Spring &lt;b&gt;buyers&lt;/b&gt;" in response.content.decode()
 
 
+def test_the_builder_does_not_offer_the_audience_being_edited(admin_client, site):
+    spring = Audience.objects.create(name="Spring", rules={})
+    autumn = Audience.objects.create(name="Autumn", rules={})
+    rule = text({"v": 1, "all": [{"audience": None}]})
+    change = {"rule": rule, "do": "kind", "at": "0", "value": "audience"}
+    offered = admin_client.get(RULE, change, headers=HTMX).context["rule_audiences"]
+    assert offered == [(autumn.pk, "Autumn"), (spring.pk, "Spring")]
+    editing = admin_client.get(RULE, {**change, "audience": spring.pk}, headers=HTMX)
+    assert editing.context["rule_audiences"] == [(autumn.pk, "Autumn")]
+    spring.rules = SegmentRules(tree=nested.from_document({"all": [{"has": "email"}]})).as_json()
+    spring.save()
+    page = admin_client.get(
+        PAGE, {"audience": spring.pk, "rule": text({"all": [{"has": "email"}]})}
+    )
+    assert page.context["rule_audiences"] == [(autumn.pk, "Autumn")]
+    assert '#segment-form [name=audience]"' in page.content.decode()  # sent with every change
+
+
 def test_the_rule_endpoint_needs_contact_view_permission(client, site):
     client.force_login(make_user("nobody"))
     assert client.get(RULE, {"do": "add"}, headers=HTMX).status_code == 403
