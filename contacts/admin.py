@@ -283,6 +283,7 @@ class AudienceAdmin(admin.ModelAdmin):
             for kept in LivingLabel.objects.filter(audience__in=audiences)
         }
         names = label_names_for_keys(set(living.values()))
+        present = set(Label.objects.filter(key__in=living.values()).values_list("key", flat=True))
         days = dict(
             AudienceSize.objects.filter(audience__in=audiences)
             .values("audience")
@@ -294,12 +295,14 @@ class AudienceAdmin(admin.ModelAdmin):
             parts = []
             if audience.pk in days:
                 parts.append(f"its chart of sizes ({counted(days[audience.pk], 'day')})")
-            if audience.pk in living:
+            if audience.pk in living and living[audience.pk] in present:
                 name = names.get(living[audience.pk], living[audience.pk])
                 parts.append(
                     f"keeping the Wix label “{name}” equal to it: that stops, and the label "
                     "stays in Wix with the contacts it has"
                 )
+            elif audience.pk in living:
+                parts.append("keeping its living label, which is gone from Wix already (paused)")
             deleted += [f"Audience “{audience}”", parts] if parts else [f"Audience “{audience}”"]
             for other in audiences_naming(audience.pk):
                 protected.append(f"Audience “{other}”, whose rules name “{audience}”")

@@ -206,21 +206,31 @@ class BulkLabelForm(SegmentForm):
 
 
 class AudienceForm(forms.ModelForm):
-    """An audience's name and description. A name is one audience's (whatever its case): the
-    audience list, the pickers and nested rules ("in audience …") name audiences by it.
-    `other_than`: the audience being saved, when the form has no instance."""
+    """An audience's name and description. A new name is one audience's (whatever its case):
+    the audience list, the pickers and nested rules ("in audience …") name audiences by it. An
+    audience keeps the name it has, even one another has too (saved before names were checked).
+    `other_than`: the audience being saved, when the form has no instance. `user`: given, and
+    not allowed to see audiences, nothing is checked: the answer would tell them which names
+    exist (those who see audiences see a clash, and rename one)."""
 
     class Meta:
         model = Audience
         fields = ["name", "description"]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 
-    def __init__(self, *args, other_than: Audience | None = None, **kwargs) -> None:
+    def __init__(self, *args, other_than: Audience | None = None, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.other_than = other_than or (self.instance if self.instance.pk else None)
+        self.checked = user is None or user.has_perm("contacts.view_audience")
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]
+        if not self.checked:
+            return name
+        if self.other_than is not None:
+            had = Audience.objects.filter(pk=self.other_than.pk).values_list("name", flat=True)
+            if name.casefold() in {n.casefold() for n in had}:
+                return name
         taken = Audience.objects.filter(name__iexact=name)
         if self.other_than is not None:
             taken = taken.exclude(pk=self.other_than.pk)

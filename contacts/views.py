@@ -489,7 +489,7 @@ def audience_save(request: HtmxHttpRequest):
             )
         if not audience_can_change(request.user, audience):
             raise PermissionDenied
-    form = AudienceForm(request.POST, other_than=audience)
+    form = AudienceForm(request.POST, other_than=audience, user=request.user)
     if not (segment.is_valid() and form.is_valid()):
         errors = [e for f in (segment, form) for errs in f.errors.values() for e in errs]
         return TemplateResponse(request, f"{PAGE}#save-errors", {"save_errors": errors})

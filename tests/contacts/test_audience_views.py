@@ -322,3 +322,25 @@ def test_duplicates_get_names_of_their_own(admin_client, data):
     long = Audience.objects.create(name="x" * 120, rules={})
     admin_client.post(reverse("admin:contacts_audience_duplicate", args=[long.pk]), headers=HTMX)
     assert Audience.objects.filter(name="x" * 113 + " (copy)").exists()
+
+
+def test_audiences_that_share_a_name_from_before_may_keep_it(admin_client, data):
+    """Duplicates were all named “X (copy)” before names were checked."""
+    first = Audience.objects.create(name="Fans (copy)", rules={})
+    Audience.objects.create(name="Fans (copy)", rules={})
+    change = reverse("admin:contacts_audience_change", args=[first.pk])
+    admin_client.post(change, {"name": "Fans (copy)", "description": "Kept"})
+    assert Audience.objects.get(pk=first.pk).description == "Kept"
+
+
+def test_names_are_not_checked_for_those_who_may_not_see_audiences(client, data):
+    """Their refusal would tell them which audience names exist."""
+    Audience.objects.create(name="Secret plan", rules={})
+    client.force_login(make_user("saver", "contacts.view_contact", "contacts.add_audience"))
+    response = client.post(
+        reverse("admin:contacts_contact_save"),
+        {"name": "secret plan", "all": "custom.vip"},
+        headers=HTMX,
+    )
+    assert "exists already" not in response.content.decode()
+    assert Audience.objects.filter(name__iexact="secret plan").count() == 2

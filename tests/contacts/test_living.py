@@ -32,7 +32,7 @@ from sync.service import sync_wix
 from tests.fixtures.sandbox_data import wix_contacts_with
 from tests.fixtures.users import HTMX
 from tests.fixtures.webhooks import post_webhook, signed
-from wixcache.models import Label
+from wixcache.models import ContactLabel, Label
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CONTACTS_PATH = "/contacts/v4/contacts"
@@ -255,6 +255,10 @@ def test_renaming_a_living_label_says_it_is_living(day, manager, client):
     assert "“Spring”</a> keeps it equal to itself." in content
     detail = client.get(reverse("admin:labels_label_detail", args=[label.key])).content.decode()
     assert '>Spring</a> <span class="label-living-mark">keeps this label equal to itself' in detail
+    confirm = reverse("admin:labels_label_delete_confirm", args=[label.key])
+    warning = client.get(confirm, headers=HTMX).content.decode()
+    assert "the audience <a href" in warning
+    assert "“Spring”</a> keeps this label equal to itself. Once it is deleted" in warning
 
 
 def test_rules_for_contacts_without_labels_are_refused(day, manager):
@@ -450,3 +454,38 @@ def test_the_audience_list_marks_an_audience_that_keeps_a_label(
     label_delete(label=label, expected_name=label.display_name, user=manager)
     run_label_jobs()
     assert "Paused: the label it keeps is gone from Wix" in client.get(audiences).content.decode()
+
+
+def test_a_refused_word_on_a_waiting_label_is_said_in_the_panel(
+    day, manager, marketer, client, run_label_jobs
+):
+    audience, label, _keys = day
+    living_label_start(audience=audience, label=label, user=manager)
+    converge(run_label_jobs)
+    holders = ContactLabel.objects.filter(label__key=label.key).count()
+    assert holders  # the label has holders here: taking them all is a label manager's action
+    LivingLabel.objects.update(
+        waiting="it would take the label from everyone", waiting_leaving=holders
+    )
+    audience.created_by = marketer
+    audience.save()
+    client.force_login(marketer)
+    url = reverse("admin:contacts_audience_living_confirm", args=[audience.pk])
+
+    content = client.post(url, {"expected": str(holders)}, headers=HTMX).content.decode()
+
+    assert "only a label manager can do that" in content
+    assert LivingLabel.objects.get().allow_leaving == 0
+
+
+def test_the_delete_page_of_an_audience_whose_living_label_is_gone(
+    day, manager, run_label_jobs, client
+):
+    audience, label, _keys = day
+    living_label_start(audience=audience, label=label, user=manager)
+    label_delete(label=label, expected_name=label.display_name, user=manager)
+    run_label_jobs()
+    client.force_login(manager)
+    text = client.get(reverse("admin:contacts_audience_delete", args=[audience.pk])).content
+    assert "keeping its living label, which is gone from Wix already (paused)" in text.decode()
+    assert "stays in Wix" not in text.decode()
