@@ -122,7 +122,9 @@ def contacts_missing(page: ContactWalkPage) -> list[tuple[int, str]]:
             return []
         span = span.filter(remote_created_at__lt=page.hi)
     keep = {c.id for c in page.contacts} | page.lo_ids | {c.id for c in page.set_aside}
-    return list(span.exclude(wix_id__in=keep).values_list("pk", "wix_id"))
+    # The span holds about a page of contacts, read from the created-date index alone: taking
+    # the page's ids out here costs less than sending them to the database to exclude.
+    return [(pk, wix_id) for pk, wix_id in span.values_list("pk", "wix_id") if wix_id not in keep]
 
 
 def contacts_confirm_gone(run: SyncRun, missing: list[tuple[int, str]], client: WixClient) -> int:

@@ -7,9 +7,8 @@ transaction; every function here is safe to repeat with the same records.
 
 from __future__ import annotations
 
-import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +27,6 @@ LABEL_FIELDS = (
     "remote_created_at",
     "remote_updated_at",
 )
-ROWS_PER_STATEMENT = 30_000  # bound parameters per INSERT, under SQLite's and PostgreSQL's limits
 DELETE_BATCH = 10_000  # under SQLite's limit of bound parameters per statement
 
 
@@ -218,12 +216,21 @@ def label_ids_locked(keys: Iterable[str]) -> dict[str, int]:
     deleted here meanwhile is then either gone (and gets no memberships) or waits for us.
     Takes the memberships write lock first (see `memberships_write_lock`)."""
     memberships_write_lock()
-    return dict(
-        Label.objects.select_for_update()
-        .filter(key__in=set(keys))
-        .order_by("pk")
-        .values_list("key", "pk")
-    )
+    quote = connection.ops.quote_name
+    # The keys travel as one JSON parameter: a sync page names a few hundred labels, and
+    # binding each one costs more than the query does.
+    keys_sql = {
+        "postgresql": "SELECT value FROM json_array_elements_text(%s::json)",
+        "sqlite": "SELECT value FROM json_each(%s)",
+    }[connection.vendor]
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {quote('key')}, {quote('id')} FROM {quote(Label._meta.db_table)} "
+            f"WHERE {quote('key')} IN ({keys_sql}) ORDER BY {quote('id')}{lock}",
+            [json.dumps(sorted(set(keys)))],
+        )
+        return dict(cursor.fetchall())
 
 
 # --- Contacts ---------------------------------------------------------------------------------
@@ -241,7 +248,12 @@ CONTACT_PG_TYPES = ("text", "integer", "text", "text", "text", "text", "timestam
 
 
 def _fit(value: str, limit: int, clipped: list[str], what: str) -> str:
-    """Wix allows longer text than the cache keeps in a few fields: keep what fits, say so."""
+    """Wix allows longer text than the cache keeps in a few fields: keep what fits, say so.
+    NUL characters, which PostgreSQL cannot store as text (and a JSON string hands SQLite only
+    up to), are taken out and said too."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+        clipped.append(f"{what} held NUL characters, which the cache cannot keep; taken out")
     if len(value) <= limit:
         return value
     clipped.append(f"{what} longer than {limit} characters; the first {limit} are kept")
@@ -263,36 +275,34 @@ class ContactsStored:
     pks: dict[str, int] = field(default_factory=dict)  # wix id -> pk of what was written
 
 
-def _rows_source(rows: list[tuple], pg_types: tuple[str, ...]) -> Iterator[tuple[str, list]]:
-    """SQL that yields `rows` as a relation, with its parameters, in as few statements as the
-    database allows. PostgreSQL gets one JSON document (a single parameter, encoded and parsed
-    in C on both sides: binding thousands of values, or text arrays, costs far more in Python);
-    SQLite gets `VALUES` lists, batched under its bound-parameter limit."""
+def _rows_source(rows: list[tuple], pg_types: tuple[str, ...]) -> tuple[str, list]:
+    """SQL that yields `rows` as a relation, and its one parameter: the rows as a JSON document,
+    encoded and parsed in C on both sides. Binding thousands of values costs more in Python
+    than the statement costs the database (and SQLite would need batches under its limit on
+    bound parameters)."""
     if connection.vendor == "postgresql":
         columns = ", ".join(f"(r ->> {n})::{pg_type}" for n, pg_type in enumerate(pg_types))
-        yield (
-            f"SELECT {columns} FROM json_array_elements(%s::json) AS r",
-            [json.dumps(rows, default=datetime.isoformat)],
-        )
-        return
-    row_sql = "(" + ", ".join(["%s"] * len(pg_types)) + ")"
-    for batch in itertools.batched(rows, ROWS_PER_STATEMENT // len(pg_types)):
-        yield f"VALUES {', '.join([row_sql] * len(batch))}", [v for row in batch for v in row]
+        return f"SELECT {columns} FROM json_array_elements(%s::json) AS r", [
+            json.dumps(rows, default=datetime.isoformat)
+        ]
+    # SQLite: `WHERE true` keeps an upsert's ON CONFLICT from being read as a join's ON.
+    columns = ", ".join(f"r.value ->> {n}" for n in range(len(pg_types)))
+    return f"SELECT {columns} FROM json_each(%s) AS r WHERE true", [
+        json.dumps(rows, ensure_ascii=False)
+    ]
 
 
 def _existing_contacts(wix_ids: list[str]) -> dict[str, tuple[int, int]]:
     """wix_id -> (pk, revision) of the cached contacts among `wix_ids`."""
     quote = connection.ops.quote_name
-    found: dict[str, tuple[int, int]] = {}
+    source, params = _rows_source([(wix_id,) for wix_id in wix_ids], ("text",))
     with connection.cursor() as cursor:
-        for source, params in _rows_source([(wix_id,) for wix_id in wix_ids], ("text",)):
-            cursor.execute(
-                f"SELECT {quote('wix_id')}, {quote('id')}, {quote('revision')} "
-                f"FROM {quote(Contact._meta.db_table)} WHERE {quote('wix_id')} IN ({source})",
-                params,
-            )
-            found.update((wix_id, (pk, revision)) for wix_id, pk, revision in cursor.fetchall())
-    return found
+        cursor.execute(
+            f"SELECT {quote('wix_id')}, {quote('id')}, {quote('revision')} "
+            f"FROM {quote(Contact._meta.db_table)} WHERE {quote('wix_id')} IN ({source})",
+            params,
+        )
+        return {wix_id: (pk, revision) for wix_id, pk, revision in cursor.fetchall()}
 
 
 def _datetime_adapter() -> Callable[[datetime], object]:
@@ -312,18 +322,16 @@ def _upsert_contacts(rows: list[tuple]) -> dict[str, int]:
     columns = [Contact._meta.get_field(name).column for name in ("wix_id", *CONTACT_FIELDS)]
     updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns[1:])
     revision = quote(Contact._meta.get_field("revision").column)
-    pks: dict[str, int] = {}
+    source, params = _rows_source(rows, CONTACT_PG_TYPES)
     with connection.cursor() as cursor:
-        for source, params in _rows_source(rows, CONTACT_PG_TYPES):
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "
-                f"{source} ON CONFLICT ({quote(columns[0])}) DO UPDATE SET {updates} "
-                f"WHERE {table}.{revision} <= excluded.{revision} "
-                f"RETURNING {quote(Contact._meta.pk.column)}, {quote(columns[0])}",
-                params,
-            )
-            pks.update((wix_id, pk) for pk, wix_id in cursor.fetchall())
-    return pks
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "
+            f"{source} ON CONFLICT ({quote(columns[0])}) DO UPDATE SET {updates} "
+            f"WHERE {table}.{revision} <= excluded.{revision} "
+            f"RETURNING {quote(Contact._meta.pk.column)}, {quote(columns[0])}",
+            params,
+        )
+        return {wix_id: pk for pk, wix_id in cursor.fetchall()}
 
 
 def _insert_memberships(pairs: list[tuple[int, int]]) -> None:
@@ -331,12 +339,11 @@ def _insert_memberships(pairs: list[tuple[int, int]]) -> None:
     columns = ", ".join(
         quote(ContactLabel._meta.get_field(name).column) for name in ("contact", "label")
     )
+    source, params = _rows_source(pairs, ("bigint", "bigint"))
     with connection.cursor() as cursor:
-        for source, params in _rows_source(pairs, ("bigint", "bigint")):
-            cursor.execute(
-                f"INSERT INTO {quote(ContactLabel._meta.db_table)} ({columns}) {source}",
-                params,
-            )
+        cursor.execute(
+            f"INSERT INTO {quote(ContactLabel._meta.db_table)} ({columns}) {source}", params
+        )
 
 
 def contacts_store(contacts: Sequence[WixContact], *, again: bool = False) -> ContactsStored:

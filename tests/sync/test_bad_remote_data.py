@@ -52,6 +52,29 @@ def test_a_name_longer_than_the_cache_keeps_is_stored_in_part_and_noted(sandbox,
     ]
 
 
+def test_a_nul_in_a_name_is_taken_out_and_noted_and_the_rest_kept_as_wix_has_it(
+    sandbox, sync_client
+):
+    sandbox.reset(contacts=5, labels=2, seed=32)
+    made = sandbox.api(
+        "POST",
+        "/contacts/v4/contacts",
+        json={"info": {"name": {"first": "Zoë\x00 😀 <b>\"O'Neil\"</b>", "last": "\\x"}}},
+    ).json()["contact"]
+
+    run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    stored = Contact.objects.get(wix_id=made["id"])
+    assert (stored.first_name, stored.last_name) == ("Zoë 😀 <b>\"O'Neil\"</b>", "\\x")
+    assert run.notes == [
+        {
+            "id": made["id"],
+            "reason": "first name held NUL characters, which the cache cannot keep; taken out",
+        }
+    ]
+
+
 def test_a_webhook_with_an_overlong_name_is_applied_not_a_server_error(client, settings):
     settings.WIX_WEBHOOK_PUBLIC_KEY = WIX_PUBLIC_PEM
     entity = {
