@@ -2,7 +2,8 @@
 memory, so that an audience's count is a few set operations instead of a scan of memberships.
 
 The membership table stays the truth. Database triggers (migration 0004) append every change of
-memberships and contacts to a log; each process keeps its bitmaps and, before it answers, reads
+memberships and contacts to a log (on PostgreSQL one row per statement and label, its contact
+ids in an array: migration 0011); each process keeps its bitmaps and, before it answers, reads
 the log rows it has not applied yet (one small query). A process builds its bitmaps from the
 membership table the first time, and again when the log was pruned past it or the database was
 reset (a new epoch).
@@ -50,12 +51,12 @@ RESET = -1  # the log's label id for "rebuild" (a TRUNCATE)
 TRIGGERS = {"sqlite": 5, "postgresql": 7}
 # The trigger count, the state row and the log rows not read yet, in one statement (one
 # snapshot). The state comes as the row whose first column is NULL, sorted first; the log rows
-# follow in id order, six narrow columns each (a join would repeat the state on every row).
+# follow in id order, seven narrow columns each (a join would repeat the state on every row).
 _REFRESH = (
-    "SELECT * FROM (SELECT NULL, ({triggers}), epoch, {pruned}, {xmin}, prunes "
+    "SELECT * FROM (SELECT NULL, ({triggers}), epoch, {pruned}, {xmin}, prunes, NULL "
     "FROM wixcache_index_state "
     "UNION ALL SELECT * FROM (SELECT id, contact_id, label_id, {added}, {xid}, "
-    "CAST(NULL AS bigint) "
+    "CAST(NULL AS bigint), {contact_ids} "
     "FROM wixcache_index_change WHERE {after} ORDER BY id LIMIT %s) AS c) AS r "
     "ORDER BY 1 NULLS FIRST"
 )
@@ -67,6 +68,7 @@ REFRESH_SQL = {
         xmin="pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
         added="added::integer",
         xid="xid",
+        contact_ids="contact_ids",
         after="xid >= %s",
     ),
     "sqlite": _REFRESH.format(
@@ -76,6 +78,7 @@ REFRESH_SQL = {
         xmin="NULL",
         added="added + 0",  # an expression: the column has no declared type to convert by
         xid="NULL",
+        contact_ids="NULL",
         after="id > %s",
     ),
 }
@@ -139,7 +142,7 @@ class LabelIndex:
             _new_epoch(self.alias)
             self.rebuild()
             return True
-        triggers, epoch, pruned, xmin, prunes = rows[0][1:]
+        triggers, epoch, pruned, xmin, prunes = rows[0][1:6]
         if triggers != TRIGGERS[connection.vendor]:
             return False
         if postgresql:
@@ -154,7 +157,7 @@ class LabelIndex:
             return True
         changes = rows[1:]
         if postgresql:
-            fresh = [row[:4] for row in changes if row[0] not in self.applied]
+            fresh = [_change(row) for row in changes if row[0] not in self.applied]
             if not self._apply(fresh):
                 self.rebuild()
                 return True
@@ -162,7 +165,7 @@ class LabelIndex:
             self.applied = {row[0] for row in changes if row[4] >= xmin}
             self.horizon, self.prunes = xmin, prunes
         else:
-            if not self._apply([row[:4] for row in changes]):
+            if not self._apply([_change(row) for row in changes]):
                 self.rebuild()
                 return True
             if changes:
@@ -170,8 +173,8 @@ class LabelIndex:
         return True
 
     def _apply(self, rows) -> bool:
-        """Apply (id, contact, label, added) rows in log order; False on a reset marker."""
-        for _id, contact_id, label_id, added in rows:
+        """Apply (contact ids, label, added) changes in log order; False on a reset marker."""
+        for contact_ids, label_id, added in rows:
             if label_id == RESET:
                 return False
             if label_id == EVERYONE:
@@ -182,9 +185,11 @@ class LabelIndex:
                     target = BitMap()
                     self.labels = {**self.labels, label_id: target}
             if added:
-                target.add(contact_id)
+                target.update(contact_ids)
+            elif len(contact_ids) == 1:
+                target.discard(contact_ids[0])
             else:
-                target.discard(contact_id)
+                target.difference_update(BitMap(contact_ids))
         return True
 
     def rebuild(self) -> None:
@@ -216,6 +221,12 @@ class LabelIndex:
         self.labels, self.everyone, self.epoch = labels, everyone, epoch
         self.position, self.horizon, self.applied = position, horizon, applied
         self.built_at, self.rebuilds = time.monotonic(), self.rebuilds + 1
+
+
+def _change(row: tuple) -> tuple:
+    """A log row as (contact ids, label, added): PostgreSQL's rows hold a statement's contact
+    ids as an array (migration 0011); SQLite's, and older ones, one contact each."""
+    return (row[6] if row[6] is not None else (row[1],)), row[2], row[3]
 
 
 def _read_sqlite(connection) -> tuple:
@@ -291,14 +302,14 @@ def label_index(alias: str = "default") -> LabelIndex | None:
 # of the pruning statement (the deleted rows are `gone`), on SQLite a statement before it.
 ROLL_UP_PG = (
     "WITH gone AS (DELETE FROM wixcache_index_change WHERE at < %s "
-    "RETURNING id, xid, label_id, added, at), "
+    "RETURNING id, xid, label_id, added, at, COALESCE(cardinality(contact_ids), 1) AS n), "
     "weeks AS (INSERT INTO wixcache_labelweek (label_id, week, gained, lost) "
     "SELECT label_id, date_trunc('week', to_timestamp(at) AT TIME ZONE 'UTC')::date, "
-    "COUNT(*) FILTER (WHERE added), COUNT(*) FILTER (WHERE NOT added) FROM gone "
-    "WHERE label_id > 0 GROUP BY 1, 2 "
+    "COALESCE(SUM(n) FILTER (WHERE added), 0), COALESCE(SUM(n) FILTER (WHERE NOT added), 0) "
+    "FROM gone WHERE label_id > 0 GROUP BY 1, 2 "
     "ON CONFLICT (label_id, week) DO UPDATE SET gained = wixcache_labelweek.gained + "
     "excluded.gained, lost = wixcache_labelweek.lost + excluded.lost) "
-    "SELECT MAX(id), COALESCE(MAX(xid), 0), COUNT(*) FROM gone"
+    "SELECT MAX(id), COALESCE(MAX(xid), 0), COALESCE(SUM(n), 0) FROM gone"
 )
 ROLL_UP_SQLITE = (
     "INSERT INTO wixcache_labelweek (label_id, week, gained, lost) "
@@ -313,7 +324,9 @@ WEEKS_SQL = {
     "postgresql": "SELECT week, SUM(gained), SUM(lost) FROM ("
     "SELECT week, gained, lost FROM wixcache_labelweek WHERE label_id = %s AND week >= %s "
     "UNION ALL SELECT date_trunc('week', to_timestamp(at) AT TIME ZONE 'UTC')::date, "
-    "added::integer, 1 - added::integer FROM wixcache_index_change WHERE label_id = %s"
+    "added::integer * COALESCE(cardinality(contact_ids), 1), "
+    "(1 - added::integer) * COALESCE(cardinality(contact_ids), 1) "
+    "FROM wixcache_index_change WHERE label_id = %s"
     ") AS weeks GROUP BY week",
     "sqlite": "SELECT week, SUM(gained), SUM(lost) FROM ("
     "SELECT week, gained, lost FROM wixcache_labelweek WHERE label_id = %s AND week >= %s "
@@ -341,7 +354,8 @@ def label_weeks(label_id: int, *, weeks: int, alias: str = "default") -> list[tu
 
 def index_prune(*, alias: str = "default", keep_seconds: int = KEEP_SECONDS) -> int:
     """Delete log rows older than `keep_seconds`, noting the highest id and transaction id
-    deleted: a process that had not read up to them builds its bitmaps again.
+    deleted: a process that had not read up to them builds its bitmaps again. Returns how many
+    changes were pruned (on PostgreSQL one row holds a statement's changes to a label).
 
     What is noted is what was deleted: on PostgreSQL one statement deletes and reports
     (a SELECT then a DELETE would each see what had committed by then, and a writer committing
