@@ -157,7 +157,7 @@ class LabelIndex:
             return True
         changes = rows[1:]
         if postgresql:
-            fresh = [_change(row) for row in changes if row[0] not in self.applied]
+            fresh = [row for row in changes if row[0] not in self.applied]
             if not self._apply(fresh):
                 self.rebuild()
                 return True
@@ -165,7 +165,7 @@ class LabelIndex:
             self.applied = {row[0] for row in changes if row[4] >= xmin}
             self.horizon, self.prunes = xmin, prunes
         else:
-            if not self._apply([_change(row) for row in changes]):
+            if not self._apply(changes):
                 self.rebuild()
                 return True
             if changes:
@@ -173,8 +173,10 @@ class LabelIndex:
         return True
 
     def _apply(self, rows) -> bool:
-        """Apply (contact ids, label, added) changes in log order; False on a reset marker."""
-        for contact_ids, label_id, added in rows:
+        """Apply log rows (as REFRESH_SQL reads them) in log order; False on a reset marker.
+        A row on PostgreSQL holds a statement's contact ids as an array (migration 0011); on
+        SQLite, and in older rows, one contact id."""
+        for _id, contact_id, label_id, added, _xid, _prunes, contact_ids in rows:
             if label_id == RESET:
                 return False
             if label_id == EVERYONE:
@@ -184,10 +186,13 @@ class LabelIndex:
                 if target is None:  # a new dict, not a new key: another thread may iterate it
                     target = BitMap()
                     self.labels = {**self.labels, label_id: target}
-            if added:
+            if contact_ids is None:
+                if added:
+                    target.add(contact_id)
+                else:
+                    target.discard(contact_id)
+            elif added:
                 target.update(contact_ids)
-            elif len(contact_ids) == 1:
-                target.discard(contact_ids[0])
             else:
                 target.difference_update(BitMap(contact_ids))
         return True
@@ -221,12 +226,6 @@ class LabelIndex:
         self.labels, self.everyone, self.epoch = labels, everyone, epoch
         self.position, self.horizon, self.applied = position, horizon, applied
         self.built_at, self.rebuilds = time.monotonic(), self.rebuilds + 1
-
-
-def _change(row: tuple) -> tuple:
-    """A log row as (contact ids, label, added): PostgreSQL's rows hold a statement's contact
-    ids as an array (migration 0011); SQLite's, and older ones, one contact each."""
-    return (row[6] if row[6] is not None else (row[1],)), row[2], row[3]
 
 
 def _read_sqlite(connection) -> tuple:
