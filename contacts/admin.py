@@ -13,13 +13,12 @@ from contacts.selectors import (
     audience_names,
     contact_count_for_segment,
     contact_counts_for_segments,
-    label_names_for_keys,
+    label_names_and_present,
 )
 from contacts.services import audience_delete, audience_update, audiences_naming
 from journal.templatetags.journal import idempotency_vals
 from labelsite.admin import ReadOnlyModelAdmin
 from labelsite.words import counted
-from wixcache.models import Label
 
 
 @admin.register(Contact)
@@ -181,10 +180,9 @@ class AudienceAdmin(admin.ModelAdmin):
         audiences = list(changelist.result_list)  # fills the queryset's cache: the rows shown
         rules = {a.pk: SegmentRules.from_json(a.rules) for a in audiences}
         kept = {a.pk: a.living.label_key for a in audiences if hasattr(a, "living")}
-        names = label_names_for_keys(
+        names, present = label_names_and_present(
             {key for r in rules.values() for key in r.keys} | set(kept.values())
         )
-        present = set(Label.objects.filter(key__in=kept.values()).values_list("key", flat=True))
         named = audience_names(a for r in rules.values() for a in nested.audience_ids(r.tree))
         can_duplicate = request.user.has_perms(["contacts.view_audience", "contacts.add_audience"])
         counts = contact_counts_for_segments(rules)
@@ -282,8 +280,7 @@ class AudienceAdmin(admin.ModelAdmin):
             kept.audience_id: kept.label_key
             for kept in LivingLabel.objects.filter(audience__in=audiences)
         }
-        names = label_names_for_keys(set(living.values()))
-        present = set(Label.objects.filter(key__in=living.values()).values_list("key", flat=True))
+        names, present = label_names_and_present(set(living.values()))
         days = dict(
             AudienceSize.objects.filter(audience__in=audiences)
             .values("audience")

@@ -956,14 +956,19 @@ def audience_label_preview(*, rules: SegmentRules, label: Label | None) -> tuple
 def label_names_for_keys(keys: Iterable[str]) -> dict[str, str]:
     """Label names by key, for rules shown in words; a deleted label by the name it had, marked
     "(deleted)". At most two queries."""
+    return label_names_and_present(keys)[0]
+
+
+def label_names_and_present(keys: Iterable[str]) -> tuple[dict[str, str], set[str]]:
+    """As `label_names_for_keys`, and which of the keys the cache holds as labels now."""
     keys = set(keys)
     if not keys:
-        return {}
+        return {}, set()
     names = dict(Label.objects.filter(key__in=keys).values_list("key", "display_name"))
-    gone = keys - names.keys()
-    if gone:
+    present = set(names)
+    if gone := keys - present:
         names.update({key: f"{name} (deleted)" for key, name in label_deleted_names(gone).items()})
-    return names
+    return names, present
 
 
 def audience_names(ids: Iterable[int]) -> dict[int, str]:
