@@ -276,7 +276,7 @@ def seed_in_sql(contacts: int, labels: int) -> dict:
                 MEMBERSHIPS_SQL.format(first=first, labels=labels, rand=sql["rand"], share=share)
             )
     pruned = index_prune(keep_seconds=-1)
-    return {"load_seconds": round(time.perf_counter() - started, 1), "log_rows_pruned": pruned}
+    return {"load_seconds": round(time.perf_counter() - started, 1), "log_changes_pruned": pruned}
 
 
 def audience_rules():

@@ -48,7 +48,9 @@ logger = logging.getLogger(__name__)
 
 EVERYONE = 0  # the log's label id for "a contact"
 RESET = -1  # the log's label id for "rebuild" (a TRUNCATE)
-TRIGGERS = {"sqlite": 5, "postgresql": 7}
+# The index's triggers by name, the marker of its log's layout included (migration 0011): a
+# process finding another number (triggers dropped, or a layout it does not know) steps aside.
+TRIGGERS = {"sqlite": 5, "postgresql": 8}
 # The trigger count, the state row and the log rows not read yet, in one statement (one
 # snapshot). The state comes as the row whose first column is NULL, sorted first; the log rows
 # follow in id order, seven narrow columns each (a join would repeat the state on every row).
@@ -90,7 +92,9 @@ PRUNED_SQL = {
 }
 # The log rows older than this are pruned; a process that read nothing for longer rebuilds.
 KEEP_SECONDS = 15 * 60
-# Rather than apply more log rows than this in one go, build the bitmaps again.
+# Rather than read more log rows than this in one go, build the bitmaps again. (On PostgreSQL a
+# row holds a statement's changes to a label, however many: the bound is on rows, which is what
+# reading costs, and a row's changes are applied as one bitmap operation.)
 REBUILD_AFTER_ROWS = 2_000_000
 
 

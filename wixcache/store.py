@@ -286,7 +286,7 @@ def _rows_source(rows: list[tuple], pg_types: tuple[str, ...]) -> tuple[str, lis
             json.dumps(rows, default=datetime.isoformat)
         ]
     # SQLite: `WHERE true` keeps an upsert's ON CONFLICT from being read as a join's ON.
-    columns = ", ".join(f"r.value ->> {n}" for n in range(len(pg_types)))
+    columns = ", ".join(f"json_extract(r.value, '$[{n}]')" for n in range(len(pg_types)))
     return f"SELECT {columns} FROM json_each(%s) AS r WHERE true", [
         json.dumps(rows, ensure_ascii=False)
     ]

@@ -72,6 +72,13 @@ class WixContact(Record):
     info: _Info | None = None
     primary_info: _PrimaryInfo | None = None
 
+    def __post_init__(self) -> None:
+        # PostgreSQL cannot store NUL in text and SQLite's JSON functions cut a string at it: a
+        # contact whose id or a label key holds one cannot be read (it is set aside), rather
+        # than stored under a cut id, another contact's maybe. (Names lose the NUL when stored.)
+        if "\x00" in self.id or any("\x00" in key for key in self.label_keys):
+            raise ValueError("its id or a label key holds a NUL character")
+
     @property
     def first_name(self) -> str:
         name = (self.info or _NO_INFO).name
@@ -195,8 +202,10 @@ def decode_contacts_page(content: bytes) -> ContactsPage:
         try:
             contacts.append(msgspec.json.decode(raw, type=WixContact))
         except msgspec.ValidationError as error:
-            contact_id = msgspec.json.decode(raw, type=_AnyId).id
-            set_aside.append(SetAside(id=str(contact_id or "?")[:100], reason=str(error)))
+            contact_id = str(msgspec.json.decode(raw, type=_AnyId).id or "?")
+            # Kept on the run for people to read (PostgreSQL's JSON cannot hold a NUL either).
+            contact_id = contact_id.replace("\x00", "\\x00")[:100]
+            set_aside.append(SetAside(id=contact_id, reason=str(error)))
     return ContactsPage(tuple(contacts), lenient.paging_metadata, tuple(set_aside))
 
 

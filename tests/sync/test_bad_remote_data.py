@@ -32,6 +32,21 @@ def test_one_unreadable_contact_does_not_cost_the_page():
     assert page.total == 3
 
 
+def test_a_contact_whose_id_or_label_key_holds_a_nul_is_set_aside_not_stored_under_a_cut_id():
+    nul_id = b'{"id":"abc\\u0000zzz","revision":1,"createdDate":"2025-01-01T00:00:00.000Z"}'
+    nul_key = (
+        b'{"id":"c4","revision":1,"createdDate":"2025-01-01T00:00:00.000Z",'
+        b'"info":{"labelKeys":{"items":["custom.a\\u0000b"]}}}'
+    )
+    same_start = b'{"id":"abc","revision":1,"createdDate":"2025-01-01T00:00:00.000Z"}'
+    page = decode_contacts_page(
+        b'{"contacts":[' + b",".join([nul_id, GOOD, nul_key, same_start]) + b"]}"
+    )
+    assert [c.id for c in page.contacts] == ["c1", "abc"]
+    assert [s.id for s in page.set_aside] == ["abc\\x00zzz", "c4"]  # as the run shows it
+    assert all("NUL character" in s.reason for s in page.set_aside)
+
+
 def test_a_name_longer_than_the_cache_keeps_is_stored_in_part_and_noted(sandbox, sync_client):
     sandbox.reset(contacts=20, labels=2, seed=31)
     long_name = "Bartholomew" * 30  # 330 characters: Wix allows it, the cache keeps 255
@@ -59,14 +74,14 @@ def test_a_nul_in_a_name_is_taken_out_and_noted_and_the_rest_kept_as_wix_has_it(
     made = sandbox.api(
         "POST",
         "/contacts/v4/contacts",
-        json={"info": {"name": {"first": "Zoë\x00 😀 <b>\"O'Neil\"</b>", "last": "\\x"}}},
+        json={"info": {"name": {"first": 'Zoë\x00 😀 <b>"O\'Neil"</b>', "last": "\\x"}}},
     ).json()["contact"]
 
     run = sync_wix(kind=SyncRun.Kind.FULL, client=sync_client)
 
     assert run.status == SyncRun.Status.SUCCEEDED
     stored = Contact.objects.get(wix_id=made["id"])
-    assert (stored.first_name, stored.last_name) == ("Zoë 😀 <b>\"O'Neil\"</b>", "\\x")
+    assert (stored.first_name, stored.last_name) == ('Zoë 😀 <b>"O\'Neil"</b>', "\\x")
     assert run.notes == [
         {
             "id": made["id"],

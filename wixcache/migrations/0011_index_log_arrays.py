@@ -6,6 +6,13 @@ each with three index entries: about a third of the memberships insert's time. I
 about as many rows as the page has labels, and a reader applies each row as one bitmap update.
 Rows written before keep `contact_ids` NULL and their `contact_id`; the new rows have
 `contact_id` 0. SQLite's row triggers keep one row per membership.
+
+A process still running the code from before (the migration runs while it serves) would read
+the new rows as changes to contact 0 and keep a wrong index until restarted. So the migration
+adds one more trigger by the index's name, a no-op: such a process counts the index's triggers
+before every read, finds one more than it knows, and lets the database answer instead.
+The log is locked while its triggers change, so that no row is written half by the old
+functions and half by the new ones.
 """
 
 from django.db import migrations
@@ -33,7 +40,9 @@ def _function(name: str, *bodies: str) -> str:
 
 LABELS_ADDED = _log(column="contact_id", label="label_id", added="true", rows="new_rows")
 LABELS_REMOVED = _log(column="contact_id", label="label_id", added="false", rows="old_rows")
+LOCK = "LOCK TABLE wixcache_index_change IN EXCLUSIVE MODE"
 FORWARD = [
+    LOCK,
     "ALTER TABLE wixcache_index_change ADD COLUMN contact_ids bigint[] NULL",
     _function("wixcache_index_labels_added", LABELS_ADDED),
     _function("wixcache_index_labels_removed", LABELS_REMOVED),
@@ -46,6 +55,11 @@ FORWARD = [
         "wixcache_index_contacts_removed",
         _log(column="id", label="0", added="false", rows="old_rows"),
     ),
+    # The marker for readers (see above): it never fires, nobody truncates the state row.
+    "CREATE FUNCTION wixcache_index_arrays() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RETURN NULL; END $$",
+    "CREATE TRIGGER wixcache_index_arrays AFTER TRUNCATE ON wixcache_index_state "
+    "FOR EACH STATEMENT EXECUTE FUNCTION wixcache_index_arrays()",
 ]
 
 OLD_LOG = (
@@ -55,6 +69,9 @@ OLD_LOG = (
 OLD_ADDED = OLD_LOG.format(columns="contact_id, label_id, true", rows="new_rows")
 OLD_REMOVED = OLD_LOG.format(columns="contact_id, label_id, false", rows="old_rows")
 BACKWARD = [
+    LOCK,
+    "DROP TRIGGER IF EXISTS wixcache_index_arrays ON wixcache_index_state",
+    "DROP FUNCTION IF EXISTS wixcache_index_arrays()",
     _function("wixcache_index_labels_added", OLD_ADDED),
     _function("wixcache_index_labels_removed", OLD_REMOVED),
     _function("wixcache_index_labels_changed", OLD_REMOVED, OLD_ADDED),
@@ -68,10 +85,11 @@ BACKWARD = [
     ),
     # The array rows become one row per contact again (label weeks count them), under new ids:
     # a reset marker after them sends every reader to build afresh.
+    "WITH moved AS (DELETE FROM wixcache_index_change WHERE contact_ids IS NOT NULL "
+    "RETURNING id, contact_ids, label_id, added, xid, at) "
     "INSERT INTO wixcache_index_change (contact_id, label_id, added, xid, at) "
-    "SELECT u.contact_id, c.label_id, c.added, c.xid, c.at FROM wixcache_index_change c, "
-    "unnest(c.contact_ids) AS u(contact_id) WHERE c.contact_ids IS NOT NULL ORDER BY c.id",
-    "DELETE FROM wixcache_index_change WHERE contact_ids IS NOT NULL",
+    "SELECT u.contact_id, m.label_id, m.added, m.xid, m.at FROM moved m, "
+    "unnest(m.contact_ids) AS u(contact_id) ORDER BY m.id",
     "INSERT INTO wixcache_index_change (contact_id, label_id, added, xid, at) VALUES "
     "(0, -1, false, pg_current_xact_id()::text::bigint, extract(epoch from now())::bigint)",
     "ALTER TABLE wixcache_index_change DROP COLUMN contact_ids",

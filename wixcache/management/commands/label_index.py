@@ -11,8 +11,8 @@ class Command(BaseCommand):
     help = (
         "Build the label index (every label's contacts, as bitmaps) from the membership table "
         "and say how long it took and how big it is. With --check, also keep a copy up to date "
-        "from the change log and compare the two: they must agree. With --prune, delete change "
-        "log rows older than 15 minutes (the worker does this by itself)."
+        "from the change log and compare the two: they must agree. With --prune, delete the "
+        "changes logged more than 15 minutes ago (the worker does this by itself)."
     )
 
     def add_arguments(self, parser):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, check: bool, prune: bool, **options):
         if prune:
-            self.stdout.write(f"Pruned {index_prune():,} change log rows.")
+            self.stdout.write(f"Pruned {index_prune():,} changes from the change log.")
         started = time.perf_counter()
         index = LabelIndex("default")
         index.rebuild()
