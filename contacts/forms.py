@@ -227,10 +227,8 @@ class AudienceForm(forms.ModelForm):
         name = self.cleaned_data["name"]
         if not self.checked:
             return name
-        if self.other_than is not None:
-            had = Audience.objects.filter(pk=self.other_than.pk).values_list("name", flat=True)
-            if name.casefold() in {n.casefold() for n in had}:
-                return name
+        if self.other_than is not None and name.casefold() == self.other_than.name.casefold():
+            return name  # the name it has (as read: a ModelForm sets its instance after cleaning)
         taken = Audience.objects.filter(name__iexact=name)
         if self.other_than is not None:
             taken = taken.exclude(pk=self.other_than.pk)

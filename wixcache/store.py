@@ -249,8 +249,8 @@ CONTACT_PG_TYPES = ("text", "integer", "text", "text", "text", "text", "timestam
 
 def _fit(value: str, limit: int, clipped: list[str], what: str) -> str:
     """Wix allows longer text than the cache keeps in a few fields: keep what fits, say so.
-    NUL characters, which PostgreSQL cannot store as text (and a JSON string hands SQLite only
-    up to), are taken out and said too."""
+    NUL characters, which PostgreSQL cannot store as text and SQLite's JSON functions cut the
+    text at, are taken out and said too."""
     if "\x00" in value:
         value = value.replace("\x00", "")
         clipped.append(f"{what} held NUL characters, which the cache cannot keep; taken out")
