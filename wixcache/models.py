@@ -93,8 +93,12 @@ class Contact(models.Model):
 class ContactLabel(models.Model):
     """Membership of a contact in a label, indexed both ways for segment queries."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, db_index=False)
-    label = models.ForeignKey(Label, on_delete=models.CASCADE, db_index=False)
+    # No foreign-key constraints on PostgreSQL: statement triggers check both parents instead,
+    # once per statement rather than once per row (migration 0013). SQLite keeps its own.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, db_index=False, db_constraint=False
+    )
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, db_index=False, db_constraint=False)
 
     class Meta:
         db_table = "contacts_contactlabel"
