@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -280,16 +281,15 @@ def _rows_source(rows: list[tuple], pg_types: tuple[str, ...]) -> tuple[str, lis
     encoded and parsed in C on both sides. Binding thousands of values costs more in Python
     than the statement costs the database (and SQLite would need batches under its limit on
     bound parameters)."""
+    # msgspec writes a page's rows about ten times faster than `json.dumps` (datetimes as
+    # RFC 3339, which PostgreSQL reads); text, not bytes: SQLite would take bytes as a blob.
+    document = msgspec.json.encode(rows).decode()
     if connection.vendor == "postgresql":
         columns = ", ".join(f"(r ->> {n})::{pg_type}" for n, pg_type in enumerate(pg_types))
-        return f"SELECT {columns} FROM json_array_elements(%s::json) AS r", [
-            json.dumps(rows, default=datetime.isoformat)
-        ]
+        return f"SELECT {columns} FROM json_array_elements(%s::json) AS r", [document]
     # SQLite: `WHERE true` keeps an upsert's ON CONFLICT from being read as a join's ON.
     columns = ", ".join(f"json_extract(r.value, '$[{n}]')" for n in range(len(pg_types)))
-    return f"SELECT {columns} FROM json_each(%s) AS r WHERE true", [
-        json.dumps(rows, ensure_ascii=False)
-    ]
+    return f"SELECT {columns} FROM json_each(%s) AS r WHERE true", [document]
 
 
 def _existing_contacts(wix_ids: list[str]) -> dict[str, tuple[int, int]]:
@@ -307,9 +307,17 @@ def _existing_contacts(wix_ids: list[str]) -> dict[str, tuple[int, int]]:
 
 def _datetime_adapter() -> Callable[[datetime], object]:
     if connection.vendor == "sqlite":
-        # What Django's SQLite backend stores (naive UTC text), without its per-value checks.
-        return lambda value: str(value.astimezone(UTC).replace(tzinfo=None))
-    return lambda value: value  # _rows_source writes ISO-8601 with the offset
+        return _sqlite_datetime
+    return lambda value: value  # _rows_source writes RFC 3339
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    """What Django's SQLite backend stores (naive UTC text), without its per-value checks.
+    Wix's dates come in UTC: their text is the stored text and its offset."""
+    text = str(value)
+    if text.endswith("+00:00"):
+        return text[:-6]
+    return str(value.astimezone(UTC).replace(tzinfo=None))
 
 
 def _upsert_contacts(rows: list[tuple]) -> dict[str, int]:
@@ -426,7 +434,10 @@ def _memberships_set(
         contact_pk = pk_by_wix_id.get(wix_id)
         if contact_pk is None:
             continue  # a newer revision was written meanwhile: its memberships stand
-        have = current.get(contact_pk, {})
+        have = current.get(contact_pk)
+        if have is None:  # a new contact, or one that had no labels (most of a full sync)
+            to_add.extend([(contact_pk, label_pk) for label_pk in want])
+            continue
         to_add.extend((contact_pk, label_pk) for label_pk in want - have.keys())
         to_remove.extend(
             membership_pk for label_pk, membership_pk in have.items() if label_pk not in want
