@@ -93,12 +93,11 @@ class Contact(models.Model):
 class ContactLabel(models.Model):
     """Membership of a contact in a label, indexed both ways for segment queries."""
 
-    # No foreign-key constraints on PostgreSQL: statement triggers check both parents instead,
-    # once per statement rather than once per row (migration 0013). SQLite keeps its own.
-    contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, db_index=False, db_constraint=False
-    )
-    label = models.ForeignKey(Label, on_delete=models.CASCADE, db_index=False, db_constraint=False)
+    # On PostgreSQL statement triggers check both instead of these foreign keys, once per
+    # statement rather than once per row at commit (migration 0013; its text says what a later
+    # schema operation on these fields does). SQLite keeps the foreign keys.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, db_index=False)
 
     class Meta:
         db_table = "contacts_contactlabel"

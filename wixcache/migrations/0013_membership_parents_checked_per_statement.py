@@ -17,12 +17,18 @@ once per statement, under READ COMMITTED (the isolation this app runs with):
 - Changing a referenced id, or truncating contacts or labels while memberships remain, fails.
 
 Checks happen at the end of each statement, not at commit: memberships go before their contact
-or label, as Django's cascades and `contacts_delete` already do. SQLite keeps its foreign keys
-(one writer at a time; they are declared in the table since 0001), so the model says
-`db_constraint=False` for PostgreSQL's sake only.
+or label, as Django's cascades and `contacts_delete` already do. The insert and update triggers
+are named to fire after the segment-version trigger (PostgreSQL fires them in name order), so a
+writer locks the version row before any contact or label, in the one lock order (see
+`wixcache.store.memberships_write_lock`), even one that did not take that lock first.
+
+Only the database changes, and only PostgreSQL's: SQLite keeps its foreign keys (one writer at a
+time), and Django's model state keeps them too, so that a later operation that rebuilds the
+table on SQLite makes them again. On PostgreSQL such an operation would add the foreign keys
+back beside the triggers: correct, only slower.
 """
 
-from django.db import migrations, models
+from django.db import migrations
 
 MISSING = (
     "SELECT count(DISTINCT {column}) INTO named FROM new_rows; "
@@ -45,7 +51,11 @@ NAMED = (
     "USING ERRCODE = 'foreign_key_violation'; "
     "END IF"
 )
-PARENTS = (("contacts_contact", "contact_id", "contact"), ("labels_label", "label_id", "label"))
+# Labels before contacts: the order a sync page locks them in.
+PARENTS = (("labels_label", "label_id", "label"), ("contacts_contact", "contact_id", "contact"))
+# What a page of the sync locks, in its order, taken at once before the schema changes: the
+# migration then waits for pages in flight instead of locking a table ahead of them.
+LOCK = "LOCK TABLE labels_label, contacts_contact, contacts_contactlabel IN ACCESS EXCLUSIVE MODE"
 
 
 def _function(name: str, declare: str, body: str) -> str:
@@ -64,7 +74,7 @@ POSTGRESQL_FORWARD = [
         ),
     ),
     *(
-        f"CREATE TRIGGER contacts_contactlabel_parents_{event.lower()} AFTER {event} "
+        f"CREATE TRIGGER memberships_parents_{event.lower()} AFTER {event} "
         "ON contacts_contactlabel REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT "
         "EXECUTE FUNCTION contacts_contactlabel_parents()"
         for event in ("INSERT", "UPDATE")
@@ -100,8 +110,9 @@ for table, column, what in PARENTS:
     ]
 
 POSTGRESQL_BACKWARD = [
-    "DROP TRIGGER IF EXISTS contacts_contactlabel_parents_insert ON contacts_contactlabel",
-    "DROP TRIGGER IF EXISTS contacts_contactlabel_parents_update ON contacts_contactlabel",
+    LOCK,
+    "DROP TRIGGER IF EXISTS memberships_parents_insert ON contacts_contactlabel",
+    "DROP TRIGGER IF EXISTS memberships_parents_update ON contacts_contactlabel",
     "DROP FUNCTION IF EXISTS contacts_contactlabel_parents()",
 ]
 for table, column, _what in PARENTS:
@@ -128,6 +139,7 @@ FOREIGN_KEYS = (
 def forward(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
+    schema_editor.execute(LOCK)
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(FOREIGN_KEYS)
         names = [name for (name,) in cursor.fetchall()]
@@ -149,30 +161,4 @@ def backward(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [("wixcache", "0012_contact_wix_id_no_like_index")]
 
-    operations = [
-        migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.RunPython(forward, backward)],
-            state_operations=[
-                migrations.AlterField(
-                    model_name="contactlabel",
-                    name="contact",
-                    field=models.ForeignKey(
-                        db_constraint=False,
-                        db_index=False,
-                        on_delete=models.deletion.CASCADE,
-                        to="wixcache.contact",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="contactlabel",
-                    name="label",
-                    field=models.ForeignKey(
-                        db_constraint=False,
-                        db_index=False,
-                        on_delete=models.deletion.CASCADE,
-                        to="wixcache.label",
-                    ),
-                ),
-            ],
-        )
-    ]
+    operations = [migrations.RunPython(forward, backward)]
