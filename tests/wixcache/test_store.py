@@ -259,6 +259,42 @@ def test_contacts_store_sets_memberships_by_difference():
     assert ContactLabel.objects.get(contact__wix_id="c1", label__key="custom.a").pk == kept
 
 
+def searched(word: str) -> set[int]:
+    """The contacts whose searchable text holds `word`, by the search index itself."""
+    sql = {
+        "sqlite": "SELECT rowid FROM wixcache_contact_search WHERE text LIKE %s",
+        "postgresql": "SELECT id FROM contacts_contact WHERE lower(first_name || ' ' || "
+        "last_name || ' ' || email || ' ' || phone) LIKE %s",
+    }[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [f"%{word}%"])
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+def test_the_search_index_follows_names_and_is_left_alone_when_only_labels_change():
+    for key in ("custom.a", "custom.b"):
+        label_store(wix_label(key, key[-1].upper()))
+    pk = contacts_store([wix_contact("c1", 1, ("custom.a",), first="Ada")]).pks["c1"]
+    sqlite = connection.vendor == "sqlite"
+    if sqlite:
+        # Mark SQLite's search row, to see whether a store writes it again.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE wixcache_contact_search SET text = 'marked' WHERE rowid = %s", [pk]
+            )
+
+    contacts_store([wix_contact("c1", 2, ("custom.b",), first="Ada")])  # labels only
+
+    assert memberships() == {"c1": {"custom.b"}}
+    assert searched("marked" if sqlite else "ada") == {pk}  # SQLite: not written again
+
+    contacts_store([wix_contact("c1", 3, ("custom.a",), first="Grace")])
+
+    assert memberships() == {"c1": {"custom.a"}}
+    assert searched("grace") == {pk}
+    assert searched("marked") == searched("ada") == set()
+
+
 def test_contacts_store_unchanged_revision_keeps_memberships():
     label_store(wix_label("custom.a", "A"))
     label_store(wix_label("custom.b", "B"))
