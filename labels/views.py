@@ -94,6 +94,10 @@ def _permissions(request: HttpRequest) -> dict:
         "can_change": can_change,
         "can_delete": can_delete,
         "can_merge": can_change and can_delete,
+        # An audience's link leads to its contacts.
+        "can_see_audiences": has_permissions(
+            user, "contacts.view_contact", "contacts.view_audience"
+        ),
         "undo_window": _duration(undo_seconds()),
     }
 
@@ -125,6 +129,7 @@ def _table_context(*, query: str, order: str, page_number: int, highlight: Label
         if current is not None:  # else someone deleted it meanwhile: nothing to highlight
             labels.insert(0, current)
     total = _with_usage(labels)
+    _with_living(labels)
     return {
         "labels": labels,
         "page_obj": page,
@@ -143,12 +148,21 @@ def _with_usage(labels: list[Label]) -> int:
     return total
 
 
+def _with_living(labels: list[Label]) -> None:
+    """Mark each label a saved audience keeps equal to itself (a living label): a change made
+    to it by hand is undone by the audience's next pass. One query, whatever the labels."""
+    keepers = [user for user in key_users(lb.key for lb in labels) if user.kind == "living label"]
+    for label in labels:
+        label.kept_by = [user for user in keepers if label.key in user.keys]
+
+
 def _row(request, label: Label | None, *, mode: str = "show", status: int = 200, **extra):
     if request.method == "POST" and not request.htmx:
         return _back_to_page(request, label, mode=mode, **extra)
     context = {**_permissions(request), "label": label, "mode": mode, **extra}
     if label is not None and mode == "show":
         context["contacts_total"] = _with_usage([label])
+        _with_living([label])
     if label is None and mode == "show":
         context["mode"] = "gone"
     return TemplateResponse(request, f"{PAGE}#label-row", context, status=status)

@@ -30,7 +30,7 @@ from labels.models import LabelDeletion, LabelJob
 from labels.services import label_create, label_delete
 from sync.service import sync_wix
 from tests.fixtures.sandbox_data import wix_contacts_with
-from tests.fixtures.users import HTMX
+from tests.fixtures.users import HTMX, make_user
 from tests.fixtures.webhooks import post_webhook, signed
 from wixcache.models import ContactLabel, Label
 
@@ -259,6 +259,28 @@ def test_renaming_a_living_label_says_it_is_living(day, manager, client):
     warning = client.get(confirm, headers=HTMX).content.decode()
     assert "the audience <a href" in warning
     assert "“Spring”</a> keeps this label equal to itself. Once it is deleted" in warning
+
+
+def test_the_labels_page_marks_a_living_label_with_its_audience(day, manager, client):
+    audience, label, _keys = day
+    page = reverse("admin:labels_label_changelist")
+    row = reverse("admin:labels_label_row", args=[label.key])
+    client.force_login(manager)
+    assert "label-living-mark" not in client.get(page).content.decode()
+
+    living_label_start(audience=audience, label=label, user=manager)
+
+    link = f'<a href="{reverse("admin:contacts_contact_changelist")}?audience={audience.pk}">'
+    for url, headers in ((page, {}), (row, HTMX)):
+        content = client.get(url, headers=headers).content.decode()
+        assert content.count("label-living-mark") == 1  # its row only
+        assert f"kept equal to the audience {link}“Spring”</a>" in content
+    # Someone who may see labels but not audiences reads the name, without a link to follow.
+    viewer = make_user("viewer", "labels.view_label")
+    client.force_login(viewer)
+    content = client.get(page).content.decode()
+    assert "kept equal to the audience “Spring”; changes by hand are undone" in content
+    assert link not in content
 
 
 def test_rules_for_contacts_without_labels_are_refused(day, manager):

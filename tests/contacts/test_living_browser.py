@@ -9,6 +9,7 @@ from contacts.segments import SegmentRules
 from tests.contacts.conftest import CONTACTS_URL
 from tests.fixtures.browser import shot
 from tests.fixtures.sandbox_data import wix_contacts_with
+from tests.labels.pages import LABELS_URL
 from wixcache.models import Label
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -41,6 +42,17 @@ def test_keep_an_audience_as_a_living_label_then_stop(
     key = LivingLabel.objects.get().label_key
     assert wix_contacts_with(sandbox, key) == members
     shot(page, "living-label")
+
+    # The labels page says which audience keeps the label, and leads back to it.
+    page.goto(f"{LABELS_URL}?q=Fans")
+    mark = page.locator(".label-living-mark")
+    expect(mark).to_have_text(
+        "Living: kept equal to the audience “Fans”; changes by hand are undone"
+    )
+    shot(page, "labels-living")
+    mark.get_by_role("link", name="“Fans”").click()
+    panel = page.locator("#living-panel")
+    expect(panel).to_contain_text("Kept in Wix as “Fans (living)”")
 
     panel.get_by_text("Stop keeping it…").click()
     panel.get_by_role("button", name="Stop keeping “Fans (living)”").click()
