@@ -7,7 +7,7 @@ class ContactsConfig(AppConfig):
 
     def ready(self) -> None:
         from contacts import living, services, settle
-        from journal.references import KEY_USER_FINDERS
+        from journal.references import KEY_USER_FINDERS, LABEL_KEEPER_FINDERS
         from journal.services import label_key_replaced
         from journal.undo import StepKind, step_kind
         from wixcache.store import CHANGE_LISTENERS
@@ -27,3 +27,5 @@ class ContactsConfig(AppConfig):
 
         if settle.audiences_using not in KEY_USER_FINDERS:
             KEY_USER_FINDERS.append(settle.audiences_using)
+        if settle.audiences_keeping not in LABEL_KEEPER_FINDERS:
+            LABEL_KEEPER_FINDERS.append(settle.audiences_keeping)

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from contacts import rules as nested
-from contacts.models import Audience
+from contacts.models import Audience, LivingLabel
 from contacts.segments import SegmentRules
 from contacts.services import audience_label_made, contact_labels_changed
 from journal.models import Operation
@@ -108,6 +108,24 @@ def audiences_using(keys: set[str]) -> list[KeyUser]:
             found.append(KeyUser("audience", audience.name, url, frozenset(named & keys)))
         kept = getattr(audience, "living", None)
         if kept is not None and kept.label_key in keys:
-            url = f"{page}?audience={audience.pk}"
-            living.append(KeyUser("living label", audience.name, url, frozenset([kept.label_key])))
+            living.append(_keeper(page, audience.pk, audience.name, kept.label_key))
     return found + living
+
+
+def audiences_keeping(keys: set[str]) -> list[KeyUser]:
+    """Saved audiences that keep one of `keys` as a living label: one query by the label's
+    key (indexed), however many saved audiences there are."""
+    page = reverse("admin:contacts_contact_changelist")
+    kept = (
+        LivingLabel.objects.filter(label_key__in=keys)
+        .select_related("audience")
+        .only("label_key", "audience__id", "audience__name")
+        .order_by("audience__name", "audience__pk")
+    )
+    return [
+        _keeper(page, living.audience.pk, living.audience.name, living.label_key) for living in kept
+    ]
+
+
+def _keeper(page: str, audience_pk: int, name: str, key: str) -> KeyUser:
+    return KeyUser("living label", name, f"{page}?audience={audience_pk}", frozenset([key]))

@@ -31,6 +31,18 @@ def key_users(keys: Iterable[str]) -> list[KeyUser]:
     return [user for find in KEY_USER_FINDERS for user in find(keys)]
 
 
+# each: keys -> what keeps a label of those keys equal to itself (a living audience), found by
+# the key alone (the labels page asks for every page of labels it shows)
+LABEL_KEEPER_FINDERS: list[Callable[[set[str]], list[KeyUser]]] = []
+
+
+def label_keepers(keys: Iterable[str]) -> list[KeyUser]:
+    keys = set(keys)
+    if not keys:
+        return []
+    return [keeper for find in LABEL_KEEPER_FINDERS for keeper in find(keys)]
+
+
 def label_names_known(keys: Iterable[str]) -> dict[str, str]:
     """The last name the journal saw for each label key (labels deleted since included)."""
     keys = set(keys)

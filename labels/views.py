@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from journal.models import Operation
-from journal.references import key_users
+from journal.references import key_users, label_keepers
 from journal.selectors import operation_actor
 from journal.services import undo_seconds
 from journal.undo import UndoRefused, can_undo, operation_undo, undo_offered
@@ -94,8 +94,10 @@ def _permissions(request: HttpRequest) -> dict:
         "can_change": can_change,
         "can_delete": can_delete,
         "can_merge": can_change and can_delete,
-        # An audience's link leads to its contacts.
-        "can_see_audiences": has_permissions(
+        # Audiences are named to those who may see them, linked (to their contacts) for those
+        # who may see contacts too, as on a label's own page.
+        "can_name_audiences": user.has_perm("contacts.view_audience"),
+        "can_open_audiences": has_permissions(
             user, "contacts.view_contact", "contacts.view_audience"
         ),
         "undo_window": _duration(undo_seconds()),
@@ -128,8 +130,7 @@ def _table_context(*, query: str, order: str, page_number: int, highlight: Label
         current = label_get(key=highlight.key)
         if current is not None:  # else someone deleted it meanwhile: nothing to highlight
             labels.insert(0, current)
-    total = _with_usage(labels)
-    _with_living(labels)
+    total = _shown(labels)
     return {
         "labels": labels,
         "page_obj": page,
@@ -148,12 +149,15 @@ def _with_usage(labels: list[Label]) -> int:
     return total
 
 
-def _with_living(labels: list[Label]) -> None:
-    """Mark each label a saved audience keeps equal to itself (a living label): a change made
-    to it by hand is undone by the audience's next pass. One query, whatever the labels."""
-    keepers = [user for user in key_users(lb.key for lb in labels) if user.kind == "living label"]
+def _shown(labels: list[Label]) -> int:
+    """What a label's row shows beside the label: its share of the contacts (the total is
+    returned), and the saved audiences keeping it equal to themselves (a living label: its
+    next update undoes a change by hand). One query for the keepers, whatever the labels."""
+    total = _with_usage(labels)
+    keepers = label_keepers(label.key for label in labels)
     for label in labels:
-        label.kept_by = [user for user in keepers if label.key in user.keys]
+        label.kept_by = [keeper for keeper in keepers if label.key in keeper.keys]
+    return total
 
 
 def _row(request, label: Label | None, *, mode: str = "show", status: int = 200, **extra):
@@ -161,8 +165,7 @@ def _row(request, label: Label | None, *, mode: str = "show", status: int = 200,
         return _back_to_page(request, label, mode=mode, **extra)
     context = {**_permissions(request), "label": label, "mode": mode, **extra}
     if label is not None and mode == "show":
-        context["contacts_total"] = _with_usage([label])
-        _with_living([label])
+        context["contacts_total"] = _shown([label])
     if label is None and mode == "show":
         context["mode"] = "gone"
     return TemplateResponse(request, f"{PAGE}#label-row", context, status=status)
@@ -502,7 +505,7 @@ def label_undo(request: HtmxHttpRequest, deletion_id: int) -> HttpResponse:
         return _labels_page_at(label)
     context.update(mode="show", label=label, restored=restored, highlight=True)
     if label is not None:
-        context["contacts_total"] = _with_usage([label])
+        context["contacts_total"] = _shown([label])
     context["jobs"] = label_jobs_of(undo)
     response = render_partials(request, PAGE, [partial, "label-activity-oob"], context)
     return trigger_client_event(response, "labelsChanged")

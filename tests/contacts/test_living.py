@@ -261,26 +261,44 @@ def test_renaming_a_living_label_says_it_is_living(day, manager, client):
     assert "“Spring”</a> keeps this label equal to itself. Once it is deleted" in warning
 
 
-def test_the_labels_page_marks_a_living_label_with_its_audience(day, manager, client):
+def test_the_labels_page_marks_a_living_label_with_its_audience(
+    day, manager, client, run_label_jobs
+):
     audience, label, _keys = day
     page = reverse("admin:labels_label_changelist")
-    row = reverse("admin:labels_label_row", args=[label.key])
     client.force_login(manager)
     assert "label-living-mark" not in client.get(page).content.decode()
 
     living_label_start(audience=audience, label=label, user=manager)
 
     link = f'<a href="{reverse("admin:contacts_contact_changelist")}?audience={audience.pk}">'
+    kept = f"Living: {link}the audience “Spring”</a> keeps it equal to itself"
+    row = reverse("admin:labels_label_row", args=[label.key])
     for url, headers in ((page, {}), (row, HTMX)):
         content = client.get(url, headers=headers).content.decode()
         assert content.count("label-living-mark") == 1  # its row only
-        assert f"kept equal to the audience {link}“Spring”</a>" in content
-    # Someone who may see labels but not audiences reads the name, without a link to follow.
-    viewer = make_user("viewer", "labels.view_label")
-    client.force_login(viewer)
-    content = client.get(page).content.decode()
-    assert "kept equal to the audience “Spring”; changes by hand are undone" in content
-    assert link not in content
+        assert kept in content
+    # Deleted, then undone in its row: the audience follows the new key, and so does the mark.
+    label_delete(label=label, expected_name=label.display_name, user=manager)
+    deletion = LabelDeletion.objects.get()
+    undone = client.post(
+        reverse("admin:labels_label_undo", args=[deletion.pk]), {"place": "row"}, headers=HTMX
+    ).content.decode()
+    run_label_jobs()
+    deletion.refresh_from_db()
+    assert LivingLabel.objects.get().label_key == deletion.restored_key
+    assert kept in undone
+
+    # Audiences are named to those who may see them; linked for those who may see contacts too.
+    for username, permissions, shown in (
+        ("audiences", ("contacts.view_audience",), "Living: the audience “Spring” keeps it"),
+        ("labels-only", (), "Living: a saved audience keeps it equal to itself"),
+    ):
+        client.force_login(make_user(username, "labels.view_label", *permissions))
+        content = client.get(page).content.decode()
+        assert shown in content
+        assert link not in content
+        assert ("“Spring”" in content) == bool(permissions)
 
 
 def test_rules_for_contacts_without_labels_are_refused(day, manager):

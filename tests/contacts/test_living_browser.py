@@ -47,10 +47,11 @@ def test_keep_an_audience_as_a_living_label_then_stop(
     page.goto(f"{LABELS_URL}?q=Fans")
     mark = page.locator(".label-living-mark")
     expect(mark).to_have_text(
-        "Living: kept equal to the audience “Fans”; changes by hand are undone"
+        "Living: the audience “Fans” keeps it equal to itself; its next update undoes changes by "
+        "hand"
     )
     shot(page, "labels-living")
-    mark.get_by_role("link", name="“Fans”").click()
+    mark.get_by_role("link", name="the audience “Fans”").click()
     panel = page.locator("#living-panel")
     expect(panel).to_contain_text("Kept in Wix as “Fans (living)”")
 
