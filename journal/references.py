@@ -25,10 +25,7 @@ KEY_USER_FINDERS: list[Callable[[set[str]], list[KeyUser]]] = []
 
 
 def key_users(keys: Iterable[str]) -> list[KeyUser]:
-    keys = set(keys)
-    if not keys:
-        return []
-    return [user for find in KEY_USER_FINDERS for user in find(keys)]
+    return _found(KEY_USER_FINDERS, keys)
 
 
 # each: keys -> what keeps a label of those keys equal to itself (a living audience), found by
@@ -37,10 +34,12 @@ LABEL_KEEPER_FINDERS: list[Callable[[set[str]], list[KeyUser]]] = []
 
 
 def label_keepers(keys: Iterable[str]) -> list[KeyUser]:
+    return _found(LABEL_KEEPER_FINDERS, keys)
+
+
+def _found(finders: list[Callable[[set[str]], list[KeyUser]]], keys: Iterable[str]):
     keys = set(keys)
-    if not keys:
-        return []
-    return [keeper for find in LABEL_KEEPER_FINDERS for keeper in find(keys)]
+    return [user for find in finders for user in find(keys)] if keys else []
 
 
 def label_names_known(keys: Iterable[str]) -> dict[str, str]:

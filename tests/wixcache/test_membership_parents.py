@@ -3,13 +3,13 @@ interleave. On PostgreSQL statement triggers check both (wixcache migration 0013
 keys checked each row at commit; SQLite keeps its foreign keys. The same tests hold for both."""
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
 
+from tests.fixtures.waiting import wait_until
 from wixcache.models import Contact, ContactLabel, Label
 from wixcache.store import memberships_write_lock
 
@@ -91,20 +91,19 @@ def test_a_contact_or_label_still_named_by_a_membership_cannot_go_or_change_its_
 def until_the_second_writer_waits() -> None:
     """Return once a transaction of this database waits for another's lock. SQLite writers
     queue for its one write lock, which cannot be watched: they run one after the other, so the
-    outcome is the same whenever the second one started."""
+    outcome is the same whenever the second one starts, and there is nothing to wait for."""
     if connection.vendor == "sqlite":
-        time.sleep(0.2)
         return
-    for _ in range(400):
+
+    def waiting() -> int:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT COUNT(*) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND wait_event_type = 'Lock'"
             )
-            if cursor.fetchone()[0]:
-                return
-        time.sleep(0.025)
-    pytest.fail("the second writer never waited for the first one's lock")
+            return cursor.fetchone()[0]
+
+    wait_until(waiting, timeout=10, what="the second writer to wait for the first one's lock")
 
 
 def two_writers(first: list[Callable[[], None]], second: Callable[[], None]) -> dict:
